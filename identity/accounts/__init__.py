@@ -1,0 +1,1 @@
+"""One global account per person, shared by every portal the person belongs to."""

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from identity.members import views
+
+app_name = "members"
+
+urlpatterns = [
+    path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("logout/", views.PortalLogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KompasConfig(AppConfig):
+    name = "kompas"
+    verbose_name = "Kompas"

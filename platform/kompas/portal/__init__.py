@@ -1,0 +1,1 @@
+"""The portal shell: layout and home page every portal user lands on."""

@@ -1,0 +1,13 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from identity.members.selectors import active_members, membership_of
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {
+        "membership": membership_of(request.user),
+        "members": active_members()[:20],
+    })

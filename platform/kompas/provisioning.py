@@ -1,0 +1,35 @@
+"""Creating a whole portal: the tenant (tenants layer) plus its owner (identity layer).
+
+Lives in the platform layer because it is the one place allowed to compose both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from identity.accounts.models import User
+from identity.accounts.services import get_or_create_account
+from identity.members.services import add_owner
+from tenants.models import Tenant
+from tenants.services import create_tenant
+
+
+@dataclass(frozen=True)
+class NewPortal:
+    tenant: Tenant
+    owner: User
+    owner_created: bool
+
+
+def create_portal(*, name: str, slug: str, owner_email: str, owner_password: str | None = None,
+                  owner_name: str = "", kind: str = Tenant.Kind.COMPANY, language: str = "pl") -> NewPortal:
+    """Portal + schema + owner account + owner membership, all or nothing."""
+    with transaction.atomic():
+        owner, created = get_or_create_account(email=owner_email, full_name=owner_name, password=owner_password)
+        tenant = create_tenant(name=name, slug=slug, kind=kind, language=language)
+        with tenant_context(tenant):
+            add_owner(user=owner)
+    return NewPortal(tenant=tenant, owner=owner, owner_created=created)

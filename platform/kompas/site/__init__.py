@@ -1,0 +1,1 @@
+"""The public site on BASE_DOMAIN: what Kompas is, and the way into a portal."""

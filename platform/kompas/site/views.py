@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from kompas.site.forms import FindPortalForm
+
+
+@require_http_methods(["GET", "POST"])
+def landing(request: HttpRequest) -> HttpResponse:
+    """The product page, with a box that takes a person to their portal's login page.
+
+    The redirect goes to whatever address is typed, existing or not: the portal's host
+    answers with its login page or the not-found page, so this form reveals no portal list.
+    """
+    form = FindPortalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        scheme = "https" if settings.USE_TLS else "http"
+        port = request.get_port()
+        suffix = f":{port}" if port not in ("80", "443") else ""
+        host = f"{form.cleaned_data['slug']}.{settings.BASE_DOMAIN}"
+        return HttpResponseRedirect(f"{scheme}://{host}{suffix}/auth/login/")
+    return render(request, "site/landing.html", {"form": form, "base_domain": settings.BASE_DOMAIN})

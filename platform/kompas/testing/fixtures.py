@@ -1,0 +1,70 @@
+"""Shared fixtures: two real portals created once per test session, and clients for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+
+PASSWORD = "Zażółć-gęślą-jaźń-42"
+
+
+@dataclass(frozen=True)
+class PortalFixture:
+    tenant: object
+    owner: object
+    host: str
+    password: str = PASSWORD
+
+    def client(self, *, logged_in: bool = False) -> Client:
+        client = Client(HTTP_HOST=self.host)
+        if logged_in:
+            assert client.login(username=self.owner.email, password=self.password)
+        return client
+
+
+def _make_portal(name: str, slug: str, owner_email: str, owner_name: str) -> PortalFixture:
+    from django.conf import settings
+
+    from kompas.provisioning import create_portal
+
+    portal = create_portal(name=name, slug=slug, owner_email=owner_email, owner_password=PASSWORD,
+                           owner_name=owner_name)
+    return PortalFixture(tenant=portal.tenant, owner=portal.owner, host=f"{slug}.{settings.BASE_DOMAIN}")
+
+
+@pytest.fixture(scope="session")
+def portals(django_db_setup, django_db_blocker) -> Iterator[dict[str, PortalFixture]]:
+    """Portal A (Alfa) and portal B (Beta): created once, shared by every test of the session."""
+    from tenants.services import ensure_public_tenant
+
+    with django_db_blocker.unblock():
+        ensure_public_tenant()
+        created = {
+            "a": _make_portal("Alfa Handel Sp. z o.o.", "alfa", "joanna.kowalska@alfa-handel.pl", "Joanna Kowalska"),
+            "b": _make_portal("Beta Serwis S.A.", "beta", "marek.zielinski@beta-serwis.pl", "Marek Zieliński"),
+        }
+        connection.set_schema_to_public()
+    yield created
+
+
+@pytest.fixture
+def portal_a(portals, db) -> PortalFixture:
+    return portals["a"]
+
+
+@pytest.fixture
+def portal_b(portals, db) -> PortalFixture:
+    return portals["b"]
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_clean_cache() -> Iterator[None]:
+    """Every test starts on the public schema with an empty routing cache."""
+    caches["routing"].clear()
+    yield
+    connection.set_schema_to_public()

@@ -1,0 +1,71 @@
+"""Portals (tenants) and the host names that route to them. Stored in the public schema."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+def new_schema_name() -> str:
+    """An internal schema id; the portal address (slug) is separate and can change."""
+    return f"t_{secrets.token_hex(6)}"
+
+
+class Tenant(TenantMixin):
+    class Kind(models.TextChoices):
+        COMPANY = "company", _("Company")
+        INDIVIDUAL = "individual", _("Individual")
+        PLATFORM = "platform", _("Platform (public site)")
+
+    class Status(models.TextChoices):
+        TRIAL = "trial", _("Trial")
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Payment overdue")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
+
+    slug = models.CharField(
+        _("portal address"), max_length=63, unique=True, blank=True,
+        help_text=_("The first label of the portal's host name, e.g. 'acme' in acme.example.com."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.COMPANY)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.TRIAL)
+    language = models.CharField(_("default language"), max_length=8, default="pl")
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Warsaw")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        verbose_name = _("portal")
+        verbose_name_plural = _("portals")
+        constraints = [
+            models.UniqueConstraint(Lower("slug"), name="tenant_slug_case_insensitive_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug or self.schema_name})"
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+
+class Domain(DomainMixin):
+    """A host name that routes to a portal: its subdomain or a verified custom domain."""
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = self.domain.strip().lower().rstrip(".")
+        super().save(*args, **kwargs)
