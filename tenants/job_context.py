@@ -21,7 +21,7 @@ from __future__ import annotations
 import structlog
 from django.db import connection
 from dramatiq import Broker, Message
-from dramatiq.middleware import Middleware, SkipMessage
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from tenants.context import bind_tenant, unbind_tenant
 
@@ -32,8 +32,17 @@ PUBLIC = "public"
 log = structlog.get_logger(__name__)
 
 
-class TenantMissingError(RuntimeError):
-    """A tenant job was enqueued while no portal was active."""
+class TenantMissingError(MiddlewareError):
+    """A tenant job was enqueued while no portal was active.
+
+    A MiddlewareError, because dramatiq only logs other exceptions raised in middleware
+    hooks and would enqueue the message anyway.
+    """
+
+
+class TenantActivationError(MiddlewareError):
+    """The portal of a message could not be activated; the message fails and is retried
+    instead of running with the wrong schema."""
 
 
 class TenantJobMiddleware(Middleware):
@@ -60,6 +69,14 @@ class TenantJobMiddleware(Middleware):
         message.options[TENANT_OPTION] = schema
 
     def before_process_message(self, broker: Broker, message: Message) -> None:
+        try:
+            self._activate(broker, message)
+        except MiddlewareError:
+            raise
+        except Exception as error:
+            raise TenantActivationError(f"could not activate the portal of {message.message_id}") from error
+
+    def _activate(self, broker: Broker, message: Message) -> None:
         connection.set_schema_to_public()  # never trust what the previous message left behind
         schema = message.options.get(TENANT_OPTION) or PUBLIC
         if schema == PUBLIC:

@@ -308,3 +308,4 @@ from kompas.observability import configure_logging, configure_sentry  # noqa: E4
 
 configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 configure_sentry(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+os.makedirs(STATIC_ROOT, exist_ok=True)

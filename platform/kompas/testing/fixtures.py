@@ -23,7 +23,11 @@ class PortalFixture:
     def client(self, *, logged_in: bool = False) -> Client:
         client = Client(HTTP_HOST=self.host)
         if logged_in:
-            assert client.login(username=self.owner.email, password=self.password)
+            from django_tenants.utils import tenant_context
+
+            # Sessions live in the portal's schema, and only its members may sign in there.
+            with tenant_context(self.tenant):
+                assert client.login(username=self.owner.email, password=self.password)
         return client
 
 
