@@ -82,9 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             login = ensure_demo_portal()
         worker = _start_inprocess_worker()
+        server = _bind_web_server(host=args.host, port=args.port, threads=args.threads)
         _print_banner(port=args.port, login=login, embedded=embedded is not None,
                       broker="Redis" if settings.REDIS_URL else "in-process")
-        _serve(host=args.host, port=args.port, threads=args.threads)
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
@@ -107,12 +108,13 @@ def _start_inprocess_worker():
     return worker
 
 
-def _serve(*, host: str, port: int, threads: int) -> None:
-    from waitress import serve
+def _bind_web_server(*, host: str, port: int, threads: int):
+    """Bind the port before saying we are running, so the printed URL answers at once."""
+    from waitress import create_server
 
     from kompas.wsgi import application
 
-    serve(application, host=host, port=port, threads=threads, _quiet=True, ident="kompas")
+    return create_server(application, host=host, port=port, threads=threads, ident="kompas")
 
 
 def _print_banner(*, port: int, login, embedded: bool, broker: str) -> None:
@@ -130,8 +132,9 @@ def _print_banner(*, port: int, login, embedded: bool, broker: str) -> None:
             f"  Log in as   : {login.email}",
             f"  Password    : {login.password}",
         ]
+    database = f"embedded PostgreSQL, data in {_data_dir() / 'postgres'}" if embedded else "DATABASE_URL"
     lines += [
-        f"  Database    : {'embedded PostgreSQL, data in ' + str(_data_dir() / 'postgres') if embedded else 'DATABASE_URL'}",
+        f"  Database    : {database}",
         f"  Jobs        : {broker} broker, in-process worker",
         "Press Ctrl-C to stop.",
         "",

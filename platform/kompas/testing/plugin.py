@@ -17,6 +17,8 @@ os.environ.setdefault("BASE_DOMAIN", "kompas.test")
 _RUN_ID = uuid.uuid4().hex[:8]
 os.environ.setdefault("CACHE_KEY_PREFIX", f"kompas-test-{_RUN_ID}")
 os.environ.setdefault("DRAMATIQ_NAMESPACE", f"kompas-test-{_RUN_ID}")
+# A test database of its own per run, so two runs against one server never collide.
+os.environ.setdefault("TEST_DATABASE_NAME", f"test_kompas_{_RUN_ID}")
 _embedded = start_embedded_database_if_needed()
 
 pytest_plugins = ["kompas.testing.fixtures"]
