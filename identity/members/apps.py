@@ -6,3 +6,10 @@ class MembersConfig(AppConfig):
     name = "identity.members"
     label = "members"
     verbose_name = _("Members")
+
+    def ready(self) -> None:
+        from billing.limits import register_usage_counter
+        from billing.models import Resource
+        from identity.members.selectors import count_seats_in_use
+
+        register_usage_counter(Resource.SEATS, count_seats_in_use)

@@ -9,8 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 class Membership(models.Model):
     # The account lives in the public schema; a portal table may point there (DESIGN.md,
-    # Tenancy rules: such tables could become Citus reference tables).
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+    # Tenancy rules: such tables could become Citus reference tables). DO_NOTHING because
+    # Django's deletion collector runs in one schema and cannot see the memberships of every
+    # portal; the database's foreign key still refuses to delete an account that is a member
+    # anywhere, so account deletion must end its memberships first.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING,
                                 related_name="+", verbose_name=_("account"))
     is_owner = models.BooleanField(_("owner"), default=False)
     is_admin = models.BooleanField(_("administrator"), default=False)

@@ -18,3 +18,11 @@ def membership_of(user: User) -> Membership | None:
 
 def active_members() -> QuerySet[Membership]:
     return Membership.objects.filter(is_active=True).select_related("user").order_by("joined_at")
+
+
+def count_seats_in_use(tenant) -> int:
+    """Active members take a seat; deactivated ones free theirs (data is kept)."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(tenant):
+        return Membership.objects.filter(is_active=True).count()

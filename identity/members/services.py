@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from billing import limits
+from billing.models import Resource
 from identity.accounts.models import User
 from identity.members.models import Membership
 
@@ -23,8 +25,13 @@ def _require_portal_schema() -> None:
 
 
 def add_member(*, user: User, is_admin: bool = False) -> Membership:
-    """Add the account to this portal, or reactivate its membership (idempotent)."""
+    """Add the account to this portal, or reactivate it; takes a seat, exactly within the plan."""
     _require_portal_schema()
-    membership, _ = Membership.objects.update_or_create(
-        user=user, defaults={"is_active": True, "is_admin": is_admin})
+    with transaction.atomic():
+        existing = Membership.objects.select_for_update().filter(user=user).first()
+        if existing is not None and existing.is_active:
+            return existing
+        with limits.admit(connection.tenant, Resource.SEATS):
+            membership, _ = Membership.objects.update_or_create(
+                user=user, defaults={"is_active": True, "is_admin": is_admin})
     return membership

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from billing.services import start_trial
+
 from identity.accounts.models import User
 from identity.accounts.services import get_or_create_account
 from identity.members.services import add_owner
@@ -26,10 +28,11 @@ class NewPortal:
 
 def create_portal(*, name: str, slug: str, owner_email: str, owner_password: str | None = None,
                   owner_name: str = "", kind: str = Tenant.Kind.COMPANY, language: str = "pl") -> NewPortal:
-    """Portal + schema + owner account + owner membership, all or nothing."""
+    """Portal + schema + trial subscription + owner account + owner membership, all or nothing."""
     with transaction.atomic():
         owner, created = get_or_create_account(email=owner_email, full_name=owner_name, password=owner_password)
         tenant = create_tenant(name=name, slug=slug, kind=kind, language=language)
+        start_trial(tenant=tenant)
         with tenant_context(tenant):
             add_owner(user=owner)
     return NewPortal(tenant=tenant, owner=owner, owner_created=created)

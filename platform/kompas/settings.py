@@ -52,6 +52,7 @@ KOMPAS_DATA_DIR = Path(env_str("KOMPAS_DATA_DIR", "") or _default_data_dir())
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "billing",
     "identity.accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",

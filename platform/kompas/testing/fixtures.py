@@ -47,6 +47,10 @@ def portals(django_db_setup, django_db_blocker) -> Iterator[dict[str, PortalFixt
     from tenants.services import ensure_public_tenant
 
     with django_db_blocker.unblock():
+        # pytest-django creates the test database only when a selected test is marked
+        # django_db; never let the portals land in a real database instead.
+        assert connection.settings_dict["NAME"].startswith("test_"), (
+            "the portals fixture needs a test marked @pytest.mark.django_db")
         ensure_public_tenant()
         created = {
             "a": _make_portal("Alfa Handel Sp. z o.o.", "alfa", "joanna.kowalska@alfa-handel.pl", "Joanna Kowalska"),
@@ -54,6 +58,34 @@ def portals(django_db_setup, django_db_blocker) -> Iterator[dict[str, PortalFixt
         }
         connection.set_schema_to_public()
     yield created
+
+
+def in_own_connection(function, *args, **kwargs):
+    """Run ``function`` in a thread with its own autocommitted connection and return its result.
+
+    For tests whose data other threads must see: the test's own connection sits inside
+    pytest-django's rolled-back transaction, this one commits (so clean up after yourself).
+    """
+    import threading
+
+    from django.db import connections
+
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # handed back to the caller below
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 @pytest.fixture
