@@ -45,8 +45,8 @@ class Plan(models.Model):
     per_seat = models.BooleanField(_("priced per seat"), default=False)
     limits = models.JSONField(_("limits"), default=dict, blank=True)
     features = models.JSONField(_("features"), default=dict, blank=True)
-    rank = models.PositiveSmallIntegerField(_("rank"), default=0,
-                                            help_text=_("Higher is a bigger plan; used to tell upgrades from downgrades."))
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), default=0, help_text=_("Higher is a bigger plan; used to tell upgrades from downgrades."))
     is_public = models.BooleanField(_("offered at signup"), default=True)
     is_free = models.BooleanField(_("free"), default=False)
     stripe_product_id = models.CharField(_("Stripe product"), max_length=64, blank=True)
@@ -158,6 +158,9 @@ class BillingDetails(models.Model):
         verbose_name = _("billing details")
         verbose_name_plural = _("billing details")
 
+    def __str__(self) -> str:
+        return self.company_name
+
 
 class StripeEvent(models.Model):
     """Every webhook event, stored by its Stripe id before it is processed: a duplicate is a no-op."""
@@ -172,3 +175,6 @@ class StripeEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["processed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"

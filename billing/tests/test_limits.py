@@ -78,7 +78,7 @@ def test_admit_refuses_to_run_outside_a_transaction(portal_a):
         with limits.admit(portal_a.tenant, Resource.SEATS):
             pass
 
-    with pytest.raises(RuntimeError, match="inside transaction.atomic"):
+    with pytest.raises(RuntimeError, match=r"inside transaction\.atomic"):
         in_own_connection(outside_any_transaction)
 
 

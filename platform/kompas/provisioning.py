@@ -11,7 +11,6 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from billing.services import start_trial
-
 from identity.accounts.models import User
 from identity.accounts.services import get_or_create_account
 from identity.members.services import add_owner
