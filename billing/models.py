@@ -178,3 +178,42 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
+
+
+class Invoice(models.Model):
+    """An invoice Stripe issued for a portal, kept so the billing page can list them."""
+
+    stripe_invoice_id = models.CharField(max_length=64, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invoices")
+    number = models.CharField(_("number"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=20)
+    currency = models.CharField(_("currency"), max_length=3)
+    amount_due = models.PositiveIntegerField(_("amount due (minor units)"))
+    amount_paid = models.PositiveIntegerField(_("amount paid (minor units)"), default=0)
+    hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(_("issued"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+
+    def __str__(self) -> str:
+        return self.number or self.stripe_invoice_id
+
+
+class BillingDrift(models.Model):
+    """A difference between a local subscription and Stripe, found by the nightly reconciliation."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    found_at = models.DateTimeField(auto_now_add=True)
+    field = models.CharField(max_length=40)
+    local_value = models.CharField(max_length=200, blank=True)
+    stripe_value = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-found_at"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.field}: {self.local_value} ≠ {self.stripe_value}"

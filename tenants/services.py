@@ -79,3 +79,16 @@ def create_tenant(*, name: str, slug: str, kind: str = Tenant.Kind.COMPANY,
         Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True)
     log.info("tenant.created", schema=tenant.schema_name, slug=slug)
     return tenant
+
+
+def set_status(*, tenant: Tenant, status: str, reason: str = "") -> Tenant:
+    """Move a portal to another lifecycle state; the routing cache learns it at once."""
+    if status not in Tenant.Status.values:
+        raise ValueError(f"unknown portal status {status!r}")
+    if tenant.status == status:
+        return tenant
+    previous = tenant.status
+    tenant.status = status
+    tenant.save(update_fields=["status", "updated_at"])
+    log.info("tenant.status_changed", schema=tenant.schema_name, previous=previous, status=status, reason=reason)
+    return tenant
