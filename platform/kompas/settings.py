@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "identity.members.middleware.MemberMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -173,6 +174,12 @@ CACHES = {
 if not REDIS_URL:
     CACHES["default"]["LOCATION"] = "kompas-default"
     CACHES["routing"]["LOCATION"] = "kompas-routing"
+    CACHES["routing"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}
+if IS_PRODUCTION and not REDIS_URL and not env_bool("ALLOW_SINGLE_PROCESS_WITHOUT_REDIS", False):
+    # Without a shared cache and broker, a change (a suspended portal, a new domain) reaches only
+    # the process that made it, and jobs have nowhere to go.
+    raise ImproperlyConfigured("Refusing to start in production without REDIS_URL (cache, routing and jobs "
+                               "are shared through it).")
 
 # --- Background jobs --------------------------------------------------------------------------
 # TenantJobMiddleware comes before Retries/Pipelines/Callbacks: see tenants/job_context.py.

@@ -109,3 +109,33 @@ def test_cache_entries_are_per_host_not_shared_between_portals(portal_a, portal_
 def test_malformed_host_header_gets_404_not_a_crash(portals):
     response = Client(HTTP_HOST="bad host with spaces").get("/")
     assert response.status_code in (400, 404)
+
+
+def test_a_change_is_forgotten_again_after_commit(portal_a, django_capture_on_commit_callbacks):
+    """A request racing the transaction could re-cache the old row; the after-commit drop clears it."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        Domain.objects.create(domain="wyscig.alfa-handel.pl", tenant=portal_a.tenant, is_primary=False)
+    caches["routing"].set("host:wyscig.alfa-handel.pl", "unknown")  # what a racing request would leave
+    for callback in callbacks:
+        callback()
+    assert tenant_for_host("wyscig.alfa-handel.pl").pk == portal_a.tenant.pk
+
+
+def test_other_processes_see_a_change_once_their_local_entry_expires(portal_a, monkeypatch):
+    from tenants import routing
+
+    assert tenant_for_host(portal_a.host).status == Tenant.Status.TRIAL
+    # Another process suspends the portal: only the shared cache learns it.
+    suspended = Tenant.objects.get(pk=portal_a.tenant.pk)
+    suspended.status = Tenant.Status.SUSPENDED
+    caches["routing"].set(f"host:{portal_a.host}", suspended)
+    assert tenant_for_host(portal_a.host).status == Tenant.Status.TRIAL  # still the local entry
+    later = routing.time.monotonic() + routing.LOCAL_TTL + 1
+    monkeypatch.setattr(routing.time, "monotonic", lambda: later)
+    assert tenant_for_host(portal_a.host).status == Tenant.Status.SUSPENDED
+
+
+def test_each_request_gets_its_own_tenant_instance(portal_a):
+    first, second = tenant_for_host(portal_a.host), tenant_for_host(portal_a.host)
+    first.domain_url = "zmieniony"
+    assert first is not second and getattr(second, "domain_url", None) != "zmieniony"

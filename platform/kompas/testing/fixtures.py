@@ -101,6 +101,9 @@ def portal_b(portals, db) -> PortalFixture:
 @pytest.fixture(autouse=True)
 def _public_schema_and_clean_cache() -> Iterator[None]:
     """Every test starts on the public schema with an empty routing cache."""
+    from tenants.routing import local_hosts
+
     caches["routing"].clear()
+    local_hosts.clear()
     yield
     connection.set_schema_to_public()

@@ -38,11 +38,18 @@ def test_production_refuses_the_public_development_key():
 
 
 def test_production_defaults_are_safe():
-    result = _settings_in({"KOMPAS_ENV": "production", "SECRET_KEY": "x" * 50})
+    result = _settings_in({"KOMPAS_ENV": "production", "SECRET_KEY": "x" * 50,
+                           "REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values == {"debug": False, "secure_cookie": True, "hsts": 31536000, "cookie_domain": None,
                       "ssl_header": ["HTTP_X_FORWARDED_PROTO", "https"]}
+
+
+def test_production_refuses_to_start_without_redis():
+    result = _settings_in({"KOMPAS_ENV": "production", "SECRET_KEY": "x" * 50, "REDIS_URL": ""})
+    assert result.returncode != 0
+    assert "without REDIS_URL" in result.stderr
 
 
 def test_only_the_development_environment_turns_debug_on():
