@@ -175,7 +175,8 @@ def describe_cache(alias: str) -> tuple[str, str]:
         parts = urlsplit(str(location))
         netloc = parts.hostname or ""
         netloc += f":{parts.port}" if parts.port else ""
-        return "redis", f"RedisCache at {urlunsplit(parts._replace(netloc=netloc))} behind the in-process host memory (LOCAL_TTL)"
+        where = urlunsplit(parts._replace(netloc=netloc))
+        return "redis", f"RedisCache at {where} behind the in-process host memory (LOCAL_TTL)"
     if backend == "LocMemCache":
         return "locmem", "LocMemCache behind the in-process host memory (LOCAL_TTL)"
     return backend.lower(), backend
