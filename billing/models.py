@@ -15,7 +15,7 @@ class Resource(models.TextChoices):
     """Everything a plan limits. Counted by the layer that owns it (see billing.limits)."""
 
     SEATS = "seats", _("users")
-    STORAGE_MB = "storage_mb", _("storage (MB)")
+    STORAGE_MB = "storage_mb", _("storage")
     MAILBOXES = "mailboxes", _("mailboxes")
     INBOX_CHANNELS = "inbox_channels", _("inbox channels")
     PIPELINES = "pipelines", _("pipelines")
@@ -127,6 +127,7 @@ class Subscription(models.Model):
     cancel_at_period_end = models.BooleanField(default=False)
     scheduled_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                        verbose_name=_("plan from the next period"))
+    scheduled_seats = models.PositiveIntegerField(null=True, blank=True)
     past_due_since = models.DateTimeField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=64, blank=True, db_index=True)
     stripe_subscription_id = models.CharField(max_length=64, blank=True, db_index=True)

@@ -25,3 +25,9 @@ def plan_and_seats(tenant: Tenant) -> tuple[Plan, int | None]:
     if subscription is None or subscription.status in (Subscription.Status.CANCELED,):
         return Plan.objects.get(code=FREE_PLAN_CODE), None
     return subscription.plan, subscription.seats
+
+
+def invoices_of(tenant: Tenant):
+    from billing.models import Invoice
+
+    return Invoice.objects.filter(tenant_id=tenant.pk).order_by("-created_at")

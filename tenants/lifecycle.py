@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Days between a failed payment and read-only suspension; billing's dunning job uses the same.
+PAYMENT_GRACE_DAYS = 7
 # Paths a suspended portal must still accept writes on, so that it can pay and sign in/out.
 WRITABLE_WHEN_SUSPENDED = ("/auth/", "/i18n/", "/settings/billing/")
 
@@ -20,7 +22,8 @@ def banner_for(tenant: Tenant | None) -> str | None:
         return None
     if tenant.status == Tenant.Status.PAST_DUE:
         return _("The last payment for this portal failed. Please update the payment method in "
-                 "Settings → Billing within 7 days, or the portal will become read-only.")
+                 "Settings → Billing within %(days)s days, or the portal will become read-only.") % {
+            "days": PAYMENT_GRACE_DAYS}
     if tenant.status == Tenant.Status.SUSPENDED:
         return _("This portal is read-only because its subscription is unpaid. An administrator can "
                  "restore full access at once by paying in Settings → Billing. No data has been deleted.")

@@ -70,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _set_default_environment("development")
     _on_sigterm_exit()
     embedded = start_embedded_database_if_needed()
-    worker = None
+    worker = scheduler = None
     try:
         _setup_django()
         from django.conf import settings
@@ -82,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             login = ensure_demo_portal()
         worker = _start_inprocess_worker()
+        scheduler = _start_inprocess_scheduler()
         server = _bind_web_server(host=args.host, port=args.port, threads=args.threads)
         _print_banner(port=args.port, login=login, embedded=embedded is not None,
                       broker="Redis" if settings.REDIS_URL else "in-process")
@@ -89,6 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         if worker is not None:
             worker.stop(timeout=5000)
         if embedded is not None:
@@ -106,6 +109,14 @@ def _start_inprocess_worker():
     worker = Worker(dramatiq.get_broker(), worker_threads=2, worker_timeout=250)
     worker.start()
     return worker
+
+
+def _start_inprocess_scheduler():
+    from kompas.scheduler import build_scheduler
+
+    scheduler = build_scheduler(blocking=False)
+    scheduler.start()
+    return scheduler
 
 
 def _bind_web_server(*, host: str, port: int, threads: int):
@@ -159,6 +170,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     call_command("rundramatiq", processes=args.processes, threads=args.threads)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Production scheduler: enqueues periodic jobs; run exactly one."""
+    _set_default_environment("production")
+    _setup_django()
+    from kompas.scheduler import build_scheduler
+
+    build_scheduler(blocking=True).start()
     return 0
 
 
@@ -245,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "2")))
     worker.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
     worker.set_defaults(func=cmd_worker)
+
+    scheduler = sub.add_parser("scheduler", help="production scheduler of periodic jobs (run one)")
+    scheduler.set_defaults(func=cmd_scheduler)
 
     migrate = sub.add_parser("migrate", help="migrate the public schema and every portal schema")
     migrate.add_argument("-v", "--verbosity", type=int, default=1)
