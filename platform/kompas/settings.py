@@ -59,6 +59,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.admin",
     "rest_framework",
     "drf_spectacular",
     "django_filters",
