@@ -7,6 +7,81 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Scope(models.TextChoices):
+    """How far a permission reaches (seed 000 L232–258: none, own, department, with sub-departments, all)."""
+
+    NONE = "none", _("none")
+    OWN = "own", _("own")
+    DEPARTMENT = "department", _("department")
+    DEPARTMENT_TREE = "department_tree", _("department and sub-departments")
+    ALL = "all", _("all")
+
+
+class Action(models.TextChoices):
+    READ = "read", _("read")
+    CREATE = "create", _("create")
+    EDIT = "edit", _("edit")
+    DELETE = "delete", _("delete")
+    EXPORT = "export", _("export")
+    IMPORT = "import", _("import")
+
+
+class Department(models.Model):
+    """A unit of the company's structure; a tree with a head.
+
+    ``path`` is the materialised chain of ids (``/1/4/9/``) so "this department and everything
+    under it" is one indexed prefix match, kept by identity.members.services.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+                               verbose_name=_("parent department"))
+    head = models.ForeignKey("Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name=_("head"))
+    path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A named set of rights. The default roles carry a code; custom roles have none."""
+
+    code = models.SlugField(max_length=40, unique=True, null=True, blank=True)
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    is_administrator = models.BooleanField(_("full administrator"), default=False,
+                                           help_text=_("Administrators may do everything, including settings."))
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolePermission(models.Model):
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="permissions")
+    entity = models.CharField(_("entity"), max_length=40)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    scope = models.CharField(_("scope"), max_length=20, choices=Scope.choices, default=Scope.NONE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role", "entity", "action"], name="one_scope_per_role_right")]
+        verbose_name = _("right")
+        verbose_name_plural = _("rights")
+
+    def __str__(self) -> str:
+        return f"{self.role_id}:{self.entity}.{self.action}={self.scope}"
+
+
 class Membership(models.Model):
     # The account lives in the public schema; a portal table may point there (DESIGN.md,
     # Tenancy rules: such tables could become Citus reference tables). DO_NOTHING because
@@ -19,6 +94,10 @@ class Membership(models.Model):
     is_admin = models.BooleanField(_("administrator"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, null=True, blank=True, related_name="members",
+                             verbose_name=_("role"))
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="members", verbose_name=_("department"))
 
     class Meta:
         verbose_name = _("member")

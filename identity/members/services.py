@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from billing import limits
 from billing.models import Resource
 from identity.accounts.models import User
-from identity.members.models import Membership
+from identity.members.models import Department, Membership, Role
+
+DEFAULT_MEMBER_ROLE = "salesperson"
 
 
 def add_owner(*, user: User) -> Membership:
@@ -15,7 +19,8 @@ def add_owner(*, user: User) -> Membership:
     _require_portal_schema()
     with transaction.atomic():
         membership, _ = Membership.objects.update_or_create(
-            user=user, defaults={"is_owner": True, "is_admin": True, "is_active": True})
+            user=user, defaults={"is_owner": True, "is_admin": True, "is_active": True,
+                                 "role": Role.objects.filter(code="administrator").first()})
     return membership
 
 
@@ -32,6 +37,50 @@ def add_member(*, user: User, is_admin: bool = False) -> Membership:
         if existing is not None and existing.is_active:
             return existing
         with limits.admit(connection.tenant, Resource.SEATS):
-            membership, _ = Membership.objects.update_or_create(
-                user=user, defaults={"is_active": True, "is_admin": is_admin})
+            defaults = {"is_active": True, "is_admin": is_admin}
+            if existing is None or existing.role_id is None:
+                defaults["role"] = Role.objects.filter(code=DEFAULT_MEMBER_ROLE).first()
+            membership, _ = Membership.objects.update_or_create(user=user, defaults=defaults)
+    return membership
+
+
+def create_department(*, name: str, parent: Department | None = None, head: Membership | None = None) -> Department:
+    if not (name or "").strip():
+        raise ValidationError({"name": _("Please enter the department's name.")})
+    with transaction.atomic():
+        department = Department.objects.create(name=name.strip(), parent=parent, head=head)
+        department.path = f"{parent.path if parent else '/'}{department.pk}/"
+        department.save(update_fields=["path"])
+    return department
+
+
+def move_department(*, department: Department, parent: Department | None) -> Department:
+    """Re-parent a department and its whole subtree; refuses to make it its own descendant."""
+    if parent is not None and parent.path.startswith(department.path):
+        raise ValidationError({"parent": _("A department cannot be moved under itself or one of its "
+                                           "sub-departments.")})
+    with transaction.atomic():
+        old_prefix = department.path
+        new_prefix = f"{parent.path if parent else '/'}{department.pk}/"
+        subtree = Department.objects.select_for_update().filter(path__startswith=old_prefix)
+        for node in subtree:
+            node.path = new_prefix + node.path[len(old_prefix):]
+            if node.pk == department.pk:
+                node.parent = parent
+            node.save(update_fields=["path", "parent"])
+    department.refresh_from_db()
+    return department
+
+
+def assign(*, membership: Membership, role: Role | None = None, department: Department | None = None) -> Membership:
+    """Give a member a role and/or a department."""
+    fields = []
+    if role is not None:
+        membership.role = role
+        fields.append("role")
+    if department is not None:
+        membership.department = department
+        fields.append("department")
+    if fields:
+        membership.save(update_fields=fields)
     return membership
