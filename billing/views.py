@@ -30,7 +30,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         member = getattr(request, "member", None)
-        if not (member and member.is_admin):
+        if not (member and member.has_admin_rights):
             body = render_to_string("billing/forbidden.html", request=request)
             return HttpResponseForbidden(body)
         return view(request, *args, **kwargs)

@@ -23,6 +23,7 @@ class NoMembership:
     is_active: bool = False
     is_admin: bool = False
     is_owner: bool = False
+    has_admin_rights: bool = False
 
     def __bool__(self) -> bool:
         return False

@@ -105,3 +105,8 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"member {self.user_id}"
+
+    @property
+    def has_admin_rights(self) -> bool:
+        """Portal settings (billing, roles, members) are for administrators: the flag or the role."""
+        return self.is_active and (self.is_admin or bool(self.role_id and self.role.is_administrator))

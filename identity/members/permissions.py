@@ -77,7 +77,7 @@ def scope_of(member: Membership | None, entity_code: str, action: str) -> str:
     entity(entity_code)  # unknown entities are a programming error, not a silent "none"
     if member is None or not member or not member.is_active:
         return Scope.NONE
-    if member.is_admin or (member.role_id and member.role.is_administrator):
+    if member.has_admin_rights:
         return Scope.ALL
     if not member.role_id:
         return Scope.NONE

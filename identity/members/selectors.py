@@ -13,7 +13,7 @@ def is_active_member(user: User) -> bool:
 
 
 def membership_of(user: User) -> Membership | None:
-    return Membership.objects.filter(user_id=user.pk).first()
+    return Membership.objects.select_related("role", "department").filter(user_id=user.pk).first()
 
 
 def active_members() -> QuerySet[Membership]:
