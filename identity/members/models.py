@@ -110,3 +110,41 @@ class Membership(models.Model):
     def has_admin_rights(self) -> bool:
         """Portal settings (billing, roles, members) are for administrators: the flag or the role."""
         return self.is_active and (self.is_admin or bool(self.role_id and self.role.is_administrator))
+
+
+class ApiKey(models.Model):
+    """A portal's API key: bound to a role, stored hashed, shown once, revocable.
+
+    The token is ``kp_<prefix>_<secret>``; the prefix finds the row, the SHA-256 of the whole
+    token proves it. The secret is 32 random bytes, so a fast hash is enough (nothing to
+    brute-force the way a password can be).
+    """
+
+    name = models.CharField(_("name"), max_length=80)
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("role"))
+    created_by = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} (kp_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    # The permission layer treats a key like a member with no department and no records of its
+    # own (identity.members.permissions): "own" and "department" scopes reach nothing.
+    department_id = None
+
+    @property
+    def has_admin_rights(self) -> bool:
+        return self.is_active and self.role.is_administrator

@@ -19,7 +19,9 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from identity.members.models import Action, Membership, RolePermission, Scope
+from identity.members.models import Action, ApiKey, Membership, RolePermission, Scope
+
+Principal = Membership | ApiKey
 
 # From narrowest to widest; an owner who is "in scope" at one level is in scope at every wider one.
 SCOPE_ORDER = [Scope.NONE, Scope.OWN, Scope.DEPARTMENT, Scope.DEPARTMENT_TREE, Scope.ALL]
@@ -72,7 +74,11 @@ class NotPermitted(PermissionDenied):
                          % {"action": Action(action).label, "entity": entity(entity_code).label})
 
 
-def scope_of(member: Membership | None, entity_code: str, action: str) -> str:
+def _owns_records(principal: Principal) -> bool:
+    return isinstance(principal, Membership)
+
+
+def scope_of(member: Principal | None, entity_code: str, action: str) -> str:
     """The member's scope for one right; one query, or none for administrators."""
     entity(entity_code)  # unknown entities are a programming error, not a silent "none"
     if member is None or not member or not member.is_active:
@@ -94,13 +100,15 @@ def _department_path(member: Membership) -> str | None:
     return member.department.path if member.department_id else None
 
 
-def scope_q(member: Membership | None, entity_code: str, action: str) -> Q | None:
+def scope_q(member: Principal | None, entity_code: str, action: str) -> Q | None:
     """A filter for the records the member may reach, ``Q()`` for all, None for nothing."""
     spec, scope = entity(entity_code), scope_of(member, entity_code, action)
     if scope == Scope.NONE:
         return None
     if scope == Scope.ALL:
         return Q()
+    if not _owns_records(member):
+        return None  # an API key owns nothing and belongs to no department
     own = Q(**{spec.owner_field: member.pk}) if spec.owner_field else Q(pk=member.pk)
     if scope == Scope.OWN or not member.department_id:
         return own  # without a department, department scopes shrink to one's own records
@@ -109,15 +117,15 @@ def scope_q(member: Membership | None, entity_code: str, action: str) -> Q | Non
     return own | Q(**{_field(spec, "department__path__startswith"): _department_path(member)})
 
 
-def filter_queryset(member: Membership | None, entity_code: str, action: str, queryset: QuerySet) -> QuerySet:
+def filter_queryset(member: Principal | None, entity_code: str, action: str, queryset: QuerySet) -> QuerySet:
     condition = scope_q(member, entity_code, action)
     return queryset.none() if condition is None else queryset.filter(condition)
 
 
-def owner_in_scope(member: Membership, owner: Membership | None, scope: str) -> bool:
+def owner_in_scope(member: Principal, owner: Membership | None, scope: str) -> bool:
     if scope == Scope.ALL:
         return True
-    if scope == Scope.NONE or owner is None:
+    if scope == Scope.NONE or owner is None or not _owns_records(member):
         return False
     if owner.pk == member.pk:
         return True
@@ -128,7 +136,7 @@ def owner_in_scope(member: Membership, owner: Membership | None, scope: str) -> 
     return owner.department.path.startswith(_department_path(member))
 
 
-def can(member: Membership | None, entity_code: str, action: str, *, owner: Membership | None = None,
+def can(member: Principal | None, entity_code: str, action: str, *, owner: Membership | None = None,
         creating: bool = False) -> bool:
     """May the member do ``action`` on a record owned by ``owner`` (or create one, with ``creating``)?"""
     scope = scope_of(member, entity_code, action)
@@ -137,7 +145,7 @@ def can(member: Membership | None, entity_code: str, action: str, *, owner: Memb
     return owner_in_scope(member, owner, scope)
 
 
-def require(member: Membership | None, entity_code: str, action: str, *, owner: Membership | None = None,
+def require(member: Principal | None, entity_code: str, action: str, *, owner: Membership | None = None,
             creating: bool = False) -> None:
     if not can(member, entity_code, action, owner=owner, creating=creating):
         raise NotPermitted(entity_code=entity_code, action=action)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import limits
 from billing.models import Resource
 from identity.accounts.models import User
-from identity.members.models import Department, Membership, Role
+from identity.members.models import ApiKey, Department, Membership, Role
 
 DEFAULT_MEMBER_ROLE = "salesperson"
 
@@ -84,3 +89,44 @@ def assign(*, membership: Membership, role: Role | None = None, department: Depa
     if fields:
         membership.save(update_fields=fields)
     return membership
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_key(*, name: str, role: Role, created_by: Membership | None) -> tuple[ApiKey, str]:
+    """A new key and its token; the token is returned once and never stored."""
+    if not (name or "").strip():
+        raise ValidationError({"name": _("Please name the key after what will use it, e.g. “Website form”.")})
+    prefix = secrets.token_hex(6)
+    token = f"kp_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(name=name.strip(), prefix=prefix, token_hash=_token_hash(token), role=role,
+                                created_by=created_by)
+    return key, token
+
+
+def revoke_api_key(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_for_token(token: str) -> ApiKey | None:
+    """The active key a token belongs to, compared in constant time; None for anything else."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "kp":
+        return None
+    key = ApiKey.objects.select_related("role").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.token_hash, _token_hash(token)):
+        return None
+    return key
+
+
+def touch_api_key(*, key: ApiKey) -> None:
+    """Record use at most once a minute: a busy integration should not write on every call."""
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

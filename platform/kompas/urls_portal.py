@@ -6,5 +6,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("auth/", include("identity.members.urls")),
     path("settings/billing/", include("billing.urls")),
+    path("settings/api-keys/", include("identity.members.api_key_urls")),
+    path("api/v1/", include("identity.members.api_urls")),
     path("", include("kompas.portal.urls")),
 ]
