@@ -59,3 +59,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0])
+
+
+class PortalAccess(models.Model):
+    """Which portals a person belongs to, kept in public so the portal switcher needs one query
+    instead of one per portal schema. Written by identity.members.services with every membership
+    change; the membership in the portal's schema stays the authority for signing in."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="portal_access")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="one_access_row_per_portal")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.tenant_id}"

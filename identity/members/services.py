@@ -13,10 +13,15 @@ from django.utils.translation import gettext as _
 
 from billing import limits
 from billing.models import Resource
-from identity.accounts.models import User
+from identity.accounts.models import PortalAccess, User
 from identity.members.models import ApiKey, Department, Membership, Role
 
 DEFAULT_MEMBER_ROLE = "salesperson"
+
+
+def _record_portal_access(user: User, *, is_active: bool) -> None:
+    PortalAccess.objects.update_or_create(user=user, tenant_id=connection.tenant.pk,
+                                          defaults={"is_active": is_active})
 
 
 def add_owner(*, user: User) -> Membership:
@@ -26,6 +31,7 @@ def add_owner(*, user: User) -> Membership:
         membership, _ = Membership.objects.update_or_create(
             user=user, defaults={"is_owner": True, "is_admin": True, "is_active": True,
                                  "role": Role.objects.filter(code="administrator").first()})
+        _record_portal_access(user, is_active=True)
     return membership
 
 
@@ -46,6 +52,20 @@ def add_member(*, user: User, is_admin: bool = False) -> Membership:
             if existing is None or existing.role_id is None:
                 defaults["role"] = Role.objects.filter(code=DEFAULT_MEMBER_ROLE).first()
             membership, _ = Membership.objects.update_or_create(user=user, defaults=defaults)
+            _record_portal_access(user, is_active=True)
+    return membership
+
+
+def deactivate_member(*, membership: Membership) -> Membership:
+    """Deactivate: the data stays, the seat is freed, sessions end at the next request."""
+    _require_portal_schema()
+    if membership.is_owner:
+        raise ValidationError({"membership": _("The portal's owner cannot be deactivated; transfer the ownership "
+                                               "first.")})
+    with transaction.atomic():
+        membership.is_active = False
+        membership.save(update_fields=["is_active"])
+        _record_portal_access(membership.user, is_active=False)
     return membership
 
 

@@ -1,9 +1,30 @@
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+
+def _portal_switcher(request: HttpRequest) -> list[dict]:
+    """The person's other portals with their addresses (one query, only when a page shows it)."""
+    from identity.accounts.selectors import portals_of
+
+    if not request.user.is_authenticated:
+        return []
+    port = request.get_port()
+    suffix = "" if port in ("80", "443") else f":{port}"
+    scheme = "https" if request.is_secure() else "http"
+    current = getattr(request, "tenant", None)
+    return [{"name": tenant.name, "url": f"{scheme}://{tenant.slug}.{settings.BASE_DOMAIN}{suffix}/",
+             "current": current is not None and tenant.pk == current.pk}
+            for tenant in portals_of(request.user)]
 
 
 def portal(request: HttpRequest) -> dict:
-    tenant = getattr(request, "tenant", None)
-    is_portal = tenant is not None and tenant.schema_name != "public"
     from tenants.lifecycle import banner_for
 
-    return {"portal": tenant if is_portal else None, "portal_banner": banner_for(tenant) if is_portal else None}
+    tenant = getattr(request, "tenant", None)
+    is_portal = tenant is not None and tenant.schema_name != "public"
+    return {
+        "portal": tenant if is_portal else None,
+        "portal_banner": banner_for(tenant) if is_portal else None,
+        "my_portals": SimpleLazyObject(lambda: _portal_switcher(request)) if is_portal else [],
+    }
