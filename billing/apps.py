@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        from billing import partner_billing
+
+        partner_billing.connect_signals()

@@ -62,15 +62,17 @@ def end_expired_trials(*, now: datetime | None = None) -> list[Tenant]:
     for new additions through the limits service, never deleted.
     """
     now = now or timezone.now()
+    # A partner-paid portal's status is its partner's: a trial there is Stripe's, not ours to end.
     expired = (Subscription.objects.filter(status=Subscription.Status.TRIALING, trial_ends_at__lte=now,
-                                           stripe_subscription_id="")
+                                           stripe_subscription_id="", partner_account__isnull=True)
                .values_list("pk", flat=True))
     free_plan = Plan.objects.get(code=FREE_PLAN_CODE)
     moved = []
     for subscription_id in expired:
         with transaction.atomic():
             subscription = _lock(subscription_id)
-            if subscription.status != Subscription.Status.TRIALING or subscription.stripe_subscription_id:
+            if (subscription.status != Subscription.Status.TRIALING or subscription.stripe_subscription_id
+                    or subscription.is_partner_paid):
                 continue  # subscribed in the meantime
             subscription.plan = free_plan
             subscription.status = Subscription.Status.FREE

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Tenant
+from tenants.models import Partner, Tenant
 
 
 class Resource(models.TextChoices):
@@ -130,7 +130,13 @@ class Subscription(models.Model):
     scheduled_seats = models.PositiveIntegerField(null=True, blank=True)
     past_due_since = models.DateTimeField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The portal's own Stripe subscription; a partner-paid portal's is its partner's (see below).
     stripe_subscription_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Set while a partner pays for this portal: plan, seats, status and period then mirror this
+    # portal's item on the partner's one Stripe subscription (billing.stripe_sync).
+    partner_account = models.ForeignKey("PartnerBillingAccount", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="client_subscriptions", verbose_name=_("paid by partner"))
+    stripe_subscription_item_id = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -139,6 +145,43 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.plan.code} ({self.status})"
+
+    @property
+    def is_partner_paid(self) -> bool:
+        return self.partner_account_id is not None
+
+
+class PartnerBillingAccount(models.Model):
+    """A partner's one Stripe subscription, paying for several client portals (docs/decisions/0007).
+
+    Every client portal is one item of that subscription; the subscription's status is shared
+    by all of them. Mirrors Stripe like ``Subscription`` does; Stripe is the source of truth.
+    """
+
+    partner = models.OneToOneField(Partner, on_delete=models.PROTECT, related_name="billing_account")
+    status = models.CharField(_("status"), max_length=20, choices=Subscription.Status.choices,
+                              default=Subscription.Status.INCOMPLETE)
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")
+    interval = models.CharField(_("billing interval"), max_length=5, default=PlanPrice.Interval.MONTH)
+    current_period_end = models.DateTimeField(_("current period ends"), null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    stripe_customer_id = models.CharField(max_length=64, blank=True, db_index=True)
+    stripe_subscription_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("partner billing account")
+        verbose_name_plural = _("partner billing accounts")
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.stripe_subscription_id or '-'} ({self.status})"
+
+    @property
+    def has_live_subscription(self) -> bool:
+        """A Stripe subscription that clients can be added to (an ended one needs a new Checkout)."""
+        return bool(self.stripe_subscription_id) and self.status != Subscription.Status.CANCELED
 
 
 class BillingDetails(models.Model):
@@ -182,10 +225,12 @@ class StripeEvent(models.Model):
 
 
 class Invoice(models.Model):
-    """An invoice Stripe issued for a portal, kept so the billing page can list them."""
+    """An invoice Stripe issued for a portal (or for a partner paying for portals), kept to be listed."""
 
     stripe_invoice_id = models.CharField(max_length=64, unique=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invoices")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invoices", null=True, blank=True)
+    partner_account = models.ForeignKey(PartnerBillingAccount, on_delete=models.CASCADE, related_name="invoices",
+                                        null=True, blank=True)
     number = models.CharField(_("number"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=20)
     currency = models.CharField(_("currency"), max_length=3)
@@ -198,6 +243,10 @@ class Invoice(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("invoice")
         verbose_name_plural = _("invoices")
+        constraints = [models.CheckConstraint(
+            condition=models.Q(tenant__isnull=False, partner_account__isnull=True)
+            | models.Q(tenant__isnull=True, partner_account__isnull=False),
+            name="invoice_has_one_payer")]
 
     def __str__(self) -> str:
         return self.number or self.stripe_invoice_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from billing.models import Plan, Subscription
-from tenants.models import Tenant
+from tenants.models import Partner, Tenant
 
 FREE_PLAN_CODE = "free"
 TRIAL_PLAN_CODE = "enterprise"
@@ -16,7 +16,14 @@ def public_plans() -> QuerySet[Plan]:
 
 
 def subscription_of(tenant: Tenant) -> Subscription | None:
-    return Subscription.objects.select_related("plan", "scheduled_plan").filter(tenant_id=tenant.pk).first()
+    return (Subscription.objects.select_related("plan", "scheduled_plan", "partner_account__partner")
+            .filter(tenant_id=tenant.pk).first())
+
+
+def clients_paid_by(partner: Partner) -> QuerySet[Subscription]:
+    """The subscriptions of the client portals a partner pays for, with their portals and plans."""
+    return (Subscription.objects.select_related("tenant", "plan")
+            .filter(partner_account__partner_id=partner.pk).order_by("tenant__name"))
 
 
 def plan_and_seats(tenant: Tenant) -> tuple[Plan, int | None]:

@@ -73,8 +73,9 @@ def apply_due_scheduled_changes(*, now=None) -> list[Subscription]:
 
     now = now or timezone.now()
     changed = []
+    # Partner-paid portals change plan through their item on the partner's subscription.
     due = Subscription.objects.select_related("scheduled_plan").filter(
-        scheduled_plan__isnull=False, current_period_end__lte=now)
+        scheduled_plan__isnull=False, current_period_end__lte=now, partner_account__isnull=True)
     for subscription in due:
         if subscription.stripe_subscription_id:
             price = PlanPrice.objects.filter(plan=subscription.scheduled_plan, currency=subscription.currency,

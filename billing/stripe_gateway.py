@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from billing.models import BillingDetails, Plan, PlanPrice, Subscription
-from tenants.models import Tenant
+from billing.models import BillingDetails, PartnerBillingAccount, Plan, PlanPrice, Subscription
+from tenants.models import Partner, Tenant
 
 log = structlog.get_logger(__name__)
 
@@ -237,12 +237,132 @@ def change_subscription(*, subscription: Subscription, price: PlanPrice, seats: 
              plan=price.plan.code, quantity=quantity, prorate=prorate)
 
 
+# --- Partner-paid portals: one subscription, one item per client portal -----------------------
+
+# The item metadata key naming the client portal an item pays for (billing.stripe_sync reads it).
+CLIENT_PORTAL_KEY = "tenant_schema"
+# On the partner's subscription: the client of the first item, whose metadata Checkout may not carry.
+FIRST_CLIENT_PORTAL_KEY = "first_client_schema"
+PRORATE = "create_prorations"
+
+
+def _partner_metadata(partner: Partner) -> dict[str, str]:
+    return {"partner_id": str(partner.pk), "partner_slug": partner.slug}
+
+
+def ensure_partner_customer(*, partner: Partner) -> str:
+    """The partner's Stripe customer id (its billing account is created on first use)."""
+    with transaction.atomic():
+        PartnerBillingAccount.objects.get_or_create(partner=partner)
+        # Locked like a portal's subscription row: two first checkouts create one customer.
+        account = PartnerBillingAccount.objects.select_for_update().get(partner=partner)
+        if account.stripe_customer_id:
+            return account.stripe_customer_id
+        with _translated_errors("create_partner_customer"):
+            customer = _client().v1.customers.create(params={
+                "name": partner.name, "email": partner.email, "metadata": _partner_metadata(partner)})
+        account.stripe_customer_id = customer.id
+        account.save(update_fields=["stripe_customer_id", "updated_at"])
+    log.info("stripe.partner_customer_created", partner=partner.slug, customer=customer.id)
+    return customer.id
+
+
+def create_partner_checkout_session(*, partner: Partner, tenant: Tenant, price: PlanPrice, seats: int | None,
+                                    success_url: str, cancel_url: str) -> str:
+    """A Checkout page where the partner starts its subscription with ``tenant`` as the first item."""
+    quantity = _quantity(price, seats)
+    customer_id = ensure_partner_customer(partner=partner)
+    price_id = ensure_stripe_price(price)
+    metadata = _partner_metadata(partner)
+    with _translated_errors("create_partner_checkout_session"):
+        session = _client().v1.checkout.sessions.create(params={
+            "mode": "subscription",
+            "customer": customer_id,
+            "client_reference_id": f"partner-{partner.pk}",
+            "line_items": [{"price": price_id, "quantity": quantity,
+                            "metadata": {CLIENT_PORTAL_KEY: tenant.schema_name}}],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "locale": "auto",
+            "metadata": metadata,
+            # Whether Checkout copies line-item metadata to the subscription item is not something
+            # to rely on: the subscription names its first client too, and the sync labels the item.
+            "subscription_data": {"metadata": {**metadata, FIRST_CLIENT_PORTAL_KEY: tenant.schema_name}},
+        })
+    log.info("stripe.partner_checkout_created", partner=partner.slug, tenant=tenant.schema_name,
+             session=session.id, plan=price.plan.code, quantity=quantity)
+    return session.url
+
+
+def add_subscription_item(*, stripe_subscription_id: str, tenant: Tenant, price: PlanPrice,
+                          seats: int | None) -> dict:
+    """Add ``tenant`` to a partner's subscription as a new item, prorated for the rest of the period."""
+    quantity = _quantity(price, seats)
+    price_id = ensure_stripe_price(price)
+    with _translated_errors("create_subscription_item"):
+        item = _client().v1.subscription_items.create(params={
+            "subscription": stripe_subscription_id, "price": price_id, "quantity": quantity,
+            "metadata": {CLIENT_PORTAL_KEY: tenant.schema_name}, "proration_behavior": PRORATE,
+        })
+    log.info("stripe.subscription_item_added", subscription=stripe_subscription_id, item=item.id,
+             tenant=tenant.schema_name, plan=price.plan.code, quantity=quantity)
+    return _as_dict(item)
+
+
+def change_subscription_item(item_id: str, *, price: PlanPrice, seats: int | None) -> dict:
+    """A client portal's plan or seats change: its item moves to ``price``, prorated."""
+    quantity = _quantity(price, seats)
+    price_id = ensure_stripe_price(price)
+    with _translated_errors("update_subscription_item"):
+        item = _client().v1.subscription_items.update(item_id, params={
+            "price": price_id, "quantity": quantity, "proration_behavior": PRORATE})
+    log.info("stripe.subscription_item_changed", item=item_id, plan=price.plan.code, quantity=quantity)
+    return _as_dict(item)
+
+
+def label_subscription_item(item_id: str, *, tenant_schema: str) -> None:
+    """Write the client portal's schema on an item (metadata only: nothing is billed differently)."""
+    with _translated_errors("label_subscription_item"):
+        _client().v1.subscription_items.update(item_id, params={"metadata": {CLIENT_PORTAL_KEY: tenant_schema}})
+
+
+def delete_subscription_item(item_id: str) -> None:
+    """A client portal leaves its partner's subscription; the unused part of the period is credited."""
+    with _translated_errors("delete_subscription_item"):
+        _client().v1.subscription_items.delete(item_id, params={"proration_behavior": PRORATE})
+    log.info("stripe.subscription_item_deleted", item=item_id)
+
+
+def cancel_subscription_now(stripe_subscription_id: str) -> None:
+    """End a subscription at once, crediting the unused part (Stripe refuses to delete its last item)."""
+    with _translated_errors("cancel_subscription"):
+        _client().v1.subscriptions.cancel(stripe_subscription_id, params={"prorate": True})
+    log.info("stripe.subscription_cancelled", subscription=stripe_subscription_id)
+
+
 # --- Reads ------------------------------------------------------------------------------------
 
 def fetch_subscription(stripe_subscription_id: str) -> dict:
     """Stripe's current view of a subscription, as a plain dict shaped like the API reference."""
     with _translated_errors("retrieve_subscription"):
         return _as_dict(_client().v1.subscriptions.retrieve(stripe_subscription_id))
+
+
+def fetch_subscription_with_all_items(stripe_subscription_id: str) -> dict:
+    """Like ``fetch_subscription``, with every item even when Stripe embeds only the first page.
+
+    A partner's subscription has one item per client portal; an item missing from a truncated
+    list must never read as "this portal left".
+    """
+    data = fetch_subscription(stripe_subscription_id)
+    items = data.get("items") or {}
+    if items.get("has_more"):
+        with _translated_errors("list_subscription_items"):
+            pages = _client().v1.subscription_items.list(params={"subscription": stripe_subscription_id,
+                                                                 "limit": 100})
+            data["items"] = {**items, "data": [_as_dict(item) for item in pages.auto_paging_iter()],
+                             "has_more": False}
+    return data
 
 
 def fetch_invoice(stripe_invoice_id: str) -> dict:

@@ -76,9 +76,26 @@ def save_details(request: HttpRequest) -> HttpResponse:
     return redirect("billing:page")
 
 
+def _refused_because_partner_paid(request: HttpRequest, message: str) -> HttpResponse | None:
+    """A partner-paid portal's plan and payments are the partner's: refuse here, naming the partner.
+
+    Its own checkout would bill the portal twice, and its own Customer Portal cannot pay the
+    partner's invoice.
+    """
+    subscription = subscription_of(request.tenant)
+    if subscription is None or not subscription.is_partner_paid:
+        return None
+    messages.error(request, message % {"partner": subscription.partner_account.partner.name})
+    return redirect("billing:page")
+
+
 @require_POST
 @admin_required
 def choose_plan(request: HttpRequest) -> HttpResponse:
+    refused = _refused_because_partner_paid(
+        request, _("%(partner)s pays for this portal: please ask them to change its plan."))
+    if refused is not None:
+        return refused
     form = ChoosePlanForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a plan, a billing interval and a currency."))
@@ -143,6 +160,9 @@ def cancel_scheduled_change(request: HttpRequest) -> HttpResponse:
 @admin_required
 def manage_payments(request: HttpRequest) -> HttpResponse:
     """Payment methods and invoices live in Stripe's Customer Portal."""
+    refused = _refused_because_partner_paid(request, _("%(partner)s pays for this portal and handles its payments."))
+    if refused is not None:
+        return refused
     try:
         url = stripe_gateway.create_portal_session(
             tenant=request.tenant, return_url=request.build_absolute_uri(reverse("billing:page")))

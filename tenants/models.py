@@ -15,6 +15,27 @@ def new_schema_name() -> str:
     return f"t_{secrets.token_hex(6)}"
 
 
+class Partner(models.Model):
+    """An agency that manages portals for its clients and may pay for them (billing.PartnerBillingAccount).
+
+    Only what billing needs now; link requests, approvals and the partner portal belong to the
+    control-plane work, which manages ``Tenant.partner``.
+    """
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("partner address"), max_length=63, unique=True)
+    email = models.EmailField(_("contact e-mail"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tenant(TenantMixin):
     class Kind(models.TextChoices):
         COMPANY = "company", _("Company")
@@ -38,6 +59,11 @@ class Tenant(TenantMixin):
     language = models.CharField(_("default language"), max_length=8, default="pl")
     currency = models.CharField(_("currency"), max_length=3, default="PLN")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Warsaw")
+    # SET_NULL: a partner disappearing must never take its clients' portals with it.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="client_portals",
+        verbose_name=_("partner"), help_text=_("The agency that manages this portal for its owner."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -12,10 +12,12 @@ import re
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tenants.models import Domain, Tenant, new_schema_name
+from tenants.models import Domain, Partner, Tenant, new_schema_name
+from tenants.signals import client_portal_unlinking
 
 log = structlog.get_logger(__name__)
 
@@ -92,3 +94,80 @@ def set_status(*, tenant: Tenant, status: str, reason: str = "") -> Tenant:
     tenant.save(update_fields=["status", "updated_at"])
     log.info("tenant.status_changed", schema=tenant.schema_name, previous=previous, status=status, reason=reason)
     return tenant
+
+
+# --- Partners and their client portals ---------------------------------------------------------
+
+def _validated_partner_slug(slug: str) -> str:
+    value = (slug or "").strip().lower()
+    # The same rules as a portal address: the partner portal may later live under it.
+    if not _SLUG_RE.match(value) or value[2:4] == "--":
+        raise ValidationError({"slug": _(
+            "The partner address must be 3 to 63 characters long and may contain only lower-case letters "
+            "a–z, digits and hyphens, not at the start or the end."
+        )})
+    if Partner.objects.filter(slug__iexact=value).exists():
+        raise ValidationError({"slug": _("This partner address is already taken. Please choose another one.")})
+    return value
+
+
+def _validated_email(email: str) -> str:
+    value = (email or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationError({"email": _("Enter a valid contact e-mail address.")}) from None
+    return value
+
+
+def create_partner(*, name: str, slug: str, email: str) -> Partner:
+    """A partner agency; every field is checked before anything is written."""
+    if not (name or "").strip():
+        raise ValidationError({"name": _("Please enter the partner's name.")})
+    slug = _validated_partner_slug(slug)
+    email = _validated_email(email)
+    partner = Partner.objects.create(name=name.strip(), slug=slug, email=email)
+    log.info("partner.created", partner=partner.slug)
+    return partner
+
+
+def link_client_portal(*, partner: Partner, tenant: Tenant) -> Tenant:
+    """Make ``tenant`` a client portal of ``partner`` (idempotent).
+
+    A portal has at most one partner; moving it to another one is an explicit unlink first,
+    because unlinking may change who pays for it.
+    """
+    current = Tenant.objects.select_related("partner").get(pk=tenant.pk)  # never trust a cached instance
+    if current.is_public:
+        raise ValidationError({"tenant": _("The public site cannot be a partner's client portal.")})
+    if current.partner_id == partner.pk:
+        return current
+    if current.partner_id is not None:
+        raise ValidationError({"tenant": _(
+            "%(partner)s already manages this portal as its client. Unlink it from that partner first."
+        ) % {"partner": current.partner.name}})
+    current.partner = partner
+    current.save(update_fields=["partner", "updated_at"])
+    tenant.partner = partner
+    log.info("partner.client_linked", partner=partner.slug, schema=current.schema_name)
+    return current
+
+
+def unlink_client_portal(*, tenant: Tenant) -> Tenant:
+    """The portal stops being its partner's client; nothing in the portal is deleted (idempotent).
+
+    Receivers of ``client_portal_unlinking`` run first in the same transaction (billing moves
+    a partner-paid portal back to paying for itself); if one fails, the portal stays linked.
+    """
+    with transaction.atomic():
+        current = Tenant.objects.select_related("partner").get(pk=tenant.pk)
+        if current.partner_id is None:
+            return current
+        partner = current.partner
+        client_portal_unlinking.send(sender=Tenant, tenant=current, partner=partner)
+        current.refresh_from_db()  # receivers may have changed its lifecycle state
+        current.partner = None
+        current.save(update_fields=["partner", "updated_at"])
+    tenant.partner = None
+    log.info("partner.client_unlinked", partner=partner.slug, schema=current.schema_name)
+    return current

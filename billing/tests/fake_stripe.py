@@ -5,7 +5,11 @@ to (``settings.STRIPE_API_BASE``). It speaks the subset of Stripe's REST API Kom
 form-encoded requests with bracketed nested keys, Bearer authentication, JSON objects shaped
 like Stripe's API reference (``object``, id prefixes, ``items.data[].price``, the period on the
 subscription item as in current API versions, invoices naming their subscription under
-``parent.subscription_details``) and Stripe's error envelope. Its state lives in memory;
+``parent.subscription_details``) and Stripe's error envelope. Subscriptions may have several
+items (``/v1/subscription_items``: create, update, delete, list), each with its own metadata;
+a subscription embeds at most ``EMBEDDED_ITEMS`` of them with ``has_more``, so that paging
+through the rest is exercised. Checkout does not copy line-item metadata onto the items it
+creates (Kompas must not depend on it). Its state lives in memory;
 tests drive what would happen inside Stripe (a checkout paid, a renewal failing, a card
 paying an invoice) with the methods under "Stripe-side actions".
 
@@ -43,6 +47,7 @@ API_VERSION = _ApiVersion.CURRENT
 WEBHOOK_PATH = "/billing/stripe/webhook/"
 DAY = 24 * 60 * 60
 PERIOD_SECONDS = {"month": 30 * DAY, "year": 365 * DAY}
+EMBEDDED_ITEMS = 10
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -259,6 +264,11 @@ class FakeStripe:
         ("GET", re.compile(r"^/v1/subscriptions/(?P<object_id>[^/]+)$"), "retrieve_subscription"),
         ("POST", re.compile(r"^/v1/subscriptions/(?P<object_id>[^/]+)$"), "update_subscription"),
         ("DELETE", re.compile(r"^/v1/subscriptions/(?P<object_id>[^/]+)$"), "cancel_subscription_request"),
+        ("GET", re.compile(r"^/v1/subscription_items$"), "list_subscription_items"),
+        ("POST", re.compile(r"^/v1/subscription_items$"), "create_subscription_item"),
+        ("GET", re.compile(r"^/v1/subscription_items/(?P<object_id>[^/]+)$"), "retrieve_subscription_item"),
+        ("POST", re.compile(r"^/v1/subscription_items/(?P<object_id>[^/]+)$"), "update_subscription_item"),
+        ("DELETE", re.compile(r"^/v1/subscription_items/(?P<object_id>[^/]+)$"), "delete_subscription_item"),
         ("GET", re.compile(r"^/v1/invoices/(?P<object_id>[^/]+)$"), "retrieve_invoice"),
     ]
 
@@ -405,20 +415,23 @@ class FakeStripe:
 
     # -- subscriptions --------------------------------------------------------------------------
 
-    def _subscription_item(self, subscription_id: str, price_id: str, quantity: int, period_start: int) -> dict:
+    def _subscription_item(self, subscription_id: str, price_id: str, quantity: int, period_start: int,
+                           metadata: dict | None = None) -> dict:
         price = self.prices[price_id]
         return {
-            "id": new_id("si_", 14), "object": "subscription_item", "created": now(),
+            "id": new_id("si_", 14), "object": "subscription_item", "billing_thresholds": None, "created": now(),
             "current_period_end": period_start + PERIOD_SECONDS[price["recurring"]["interval"]],
-            "current_period_start": period_start, "discounts": [], "metadata": {},
+            "current_period_start": period_start, "discounts": [], "metadata": dict(metadata or {}),
             "price": copy.deepcopy(price), "quantity": quantity, "subscription": subscription_id, "tax_rates": [],
         }
 
     def _new_subscription(self, *, customer: str, price_id: str, quantity: int, status: str,
-                          metadata: dict | None = None) -> dict:
+                          metadata: dict | None = None, more_lines: list[dict] | None = None) -> dict:
         subscription_id = new_id("sub_1")
         start = now()
         item = self._subscription_item(subscription_id, price_id, quantity, start)
+        more_items = [self._subscription_item(subscription_id, line["price"], int(line.get("quantity", 1)), start)
+                      for line in more_lines or []]
         subscription = {
             "id": subscription_id, "object": "subscription", "application": None,
             "application_fee_percent": None, "automatic_tax": {"disabled_reason": None, "enabled": False,
@@ -430,7 +443,8 @@ class FakeStripe:
             "customer": customer, "days_until_due": None, "default_payment_method": new_id("pm_1"),
             "default_source": None, "default_tax_rates": [], "description": None, "discounts": [],
             "ended_at": None, "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
-            "items": {"object": "list", "data": [item], "has_more": False, "total_count": 1,
+            "items": {"object": "list", "data": [item, *more_items], "has_more": False,
+                      "total_count": 1 + len(more_items),
                       "url": f"/v1/subscription_items?subscription={subscription_id}"},
             "latest_invoice": None, "livemode": False, "metadata": metadata or {},
             "next_pending_invoice_item_invoice": None,
@@ -450,8 +464,18 @@ class FakeStripe:
             raise _missing("subscription", subscription_id)
         return self.subscriptions[subscription_id]
 
+    @staticmethod
+    def _rendered(subscription: dict) -> dict:
+        """A subscription as the API returns it: the first EMBEDDED_ITEMS items, ``has_more`` for the rest."""
+        rendered = copy.deepcopy(subscription)
+        items = rendered["items"]
+        items["total_count"] = len(items["data"])
+        items["has_more"] = len(items["data"]) > EMBEDDED_ITEMS
+        items["data"] = items["data"][:EMBEDDED_ITEMS]
+        return rendered
+
     def retrieve_subscription(self, params: dict, object_id: str) -> dict:
-        return self._subscription(object_id)
+        return self._rendered(self._subscription(object_id))
 
     def list_subscriptions(self, params: dict) -> dict:
         wanted = params.get("status")
@@ -463,7 +487,8 @@ class FakeStripe:
             ids = [subscription["id"] for subscription in found]
             found = found[ids.index(params["starting_after"]) + 1:]
         limit = int(params.get("limit", 10))
-        return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": "/v1/subscriptions"}
+        return {"object": "list", "data": [self._rendered(subscription) for subscription in found[:limit]],
+                "has_more": len(found) > limit, "url": "/v1/subscriptions"}
 
     def update_subscription(self, params: dict, object_id: str) -> dict:
         subscription = self._subscription(object_id)
@@ -483,10 +508,99 @@ class FakeStripe:
         if "cancel_at_period_end" in params:
             subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
         subscription["metadata"].update(params.get("metadata", {}))
-        return subscription
+        return self._rendered(subscription)
 
     def cancel_subscription_request(self, params: dict, object_id: str) -> dict:
-        return self.cancel_subscription(object_id)
+        return self._rendered(self.cancel_subscription(object_id))
+
+    # -- subscription items ---------------------------------------------------------------------
+
+    def _item(self, item_id: str) -> tuple[dict, dict]:
+        for subscription in self.subscriptions.values():
+            for item in subscription["items"]["data"]:
+                if item["id"] == item_id:
+                    return subscription, item
+        raise _missing("subscription_item", item_id)
+
+    @staticmethod
+    def _refuse_changes_to_cancelled(subscription: dict) -> None:
+        if subscription["status"] == "canceled":
+            raise StripeApiError(400, type_="invalid_request_error", message=(
+                "A canceled subscription can only update its cancellation_details and metadata."))
+
+    def _price_for_item(self, price_id: str, subscription: dict, *, replacing: dict | None = None) -> dict:
+        if price_id not in self.prices:
+            raise _missing("price", price_id, "price")
+        price = self.prices[price_id]
+        others = [item for item in subscription["items"]["data"] if item is not replacing]
+        for field in ("currency", "interval"):
+            ours = price["currency"] if field == "currency" else price["recurring"]["interval"]
+            theirs = {item["price"]["currency"] if field == "currency" else item["price"]["recurring"]["interval"]
+                      for item in others}
+            if theirs and theirs != {ours}:
+                raise StripeApiError(400, type_="invalid_request_error", param="price", message=(
+                    "Currency and interval fields must match across all plans on this subscription. "
+                    f"Found mismatch in {field} field."))
+        return price
+
+    @staticmethod
+    def _merge_metadata(target: dict, changes: Any) -> None:
+        if changes == "":  # ``metadata=`` unsets every key
+            target.clear()
+            return
+        for key, value in (changes or {}).items():
+            if value == "":
+                target.pop(key, None)
+            else:
+                target[key] = value
+
+    def list_subscription_items(self, params: dict) -> dict:
+        subscription = self._subscription(params.get("subscription", ""))
+        items = subscription["items"]["data"]
+        if params.get("starting_after"):
+            ids = [item["id"] for item in items]
+            items = items[ids.index(params["starting_after"]) + 1:]
+        limit = int(params.get("limit", 10))
+        return {"object": "list", "data": items[:limit], "has_more": len(items) > limit,
+                "url": "/v1/subscription_items"}
+
+    def create_subscription_item(self, params: dict) -> dict:
+        subscription = self._subscription(params.get("subscription", ""))
+        self._refuse_changes_to_cancelled(subscription)
+        self._price_for_item(params.get("price", ""), subscription)
+        first = subscription["items"]["data"][0]
+        # A new item joins the subscription's billing cycle; proration is billed on the next invoice.
+        item = self._subscription_item(subscription["id"], params["price"], int(params.get("quantity", 1)),
+                                       first["current_period_start"], params.get("metadata") or {})
+        item["current_period_end"] = first["current_period_end"]
+        subscription["items"]["data"].append(item)
+        subscription["items"]["total_count"] = len(subscription["items"]["data"])
+        return item
+
+    def retrieve_subscription_item(self, params: dict, object_id: str) -> dict:
+        return self._item(object_id)[1]
+
+    def update_subscription_item(self, params: dict, object_id: str) -> dict:
+        subscription, item = self._item(object_id)
+        self._refuse_changes_to_cancelled(subscription)
+        if "price" in params:
+            item["price"] = copy.deepcopy(self._price_for_item(params["price"], subscription, replacing=item))
+        if "quantity" in params:
+            item["quantity"] = int(params["quantity"])
+        if "metadata" in params:
+            self._merge_metadata(item["metadata"], params["metadata"])
+        return item
+
+    def delete_subscription_item(self, params: dict, object_id: str) -> dict:
+        subscription, item = self._item(object_id)
+        self._refuse_changes_to_cancelled(subscription)
+        if len(subscription["items"]["data"]) == 1:
+            raise StripeApiError(400, type_="invalid_request_error", message=(
+                "A subscription must have at least one active plan. To cancel a subscription, please use the "
+                "cancel API endpoint on /v1/subscriptions."))
+        subscription["items"]["data"].remove(item)
+        subscription["items"]["total_count"] = len(subscription["items"]["data"])
+        return {"id": object_id, "object": "subscription_item", "deleted": True}
 
     # -- invoices -------------------------------------------------------------------------------
 
@@ -496,8 +610,9 @@ class FakeStripe:
         return self.invoices[object_id]
 
     def _new_invoice(self, subscription: dict, *, billing_reason: str, paid: bool) -> dict:
-        item = subscription["items"]["data"][0]
-        amount = item["price"]["unit_amount"] * item["quantity"]
+        items = subscription["items"]["data"]
+        item = items[0]
+        amount = sum(each["price"]["unit_amount"] * each["quantity"] for each in items)
         customer = self.customers.get(subscription["customer"], {})
         self._invoice_counter += 1
         invoice_id = new_id("in_1")
@@ -519,20 +634,8 @@ class FakeStripe:
             "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_1Kompas/test_{new_id('', 30)}",
             "invoice_pdf": f"https://pay.stripe.com/invoice/acct_1Kompas/test_{new_id('', 30)}/pdf",
             "issuer": {"type": "self"}, "last_finalization_error": None, "latest_revision": None,
-            "lines": {"object": "list", "data": [{
-                "id": new_id("il_1"), "object": "line_item", "amount": amount, "currency": item["price"]["currency"],
-                "description": f"{item['quantity']} × Kompas", "discount_amounts": [], "discountable": True,
-                "discounts": [], "invoice": invoice_id, "livemode": False, "metadata": {},
-                "parent": {"type": "subscription_item_details", "invoice_item_details": None,
-                           "subscription_item_details": {"invoice_item": None, "proration": False,
-                                                         "proration_details": {"credited_items": None},
-                                                         "subscription": subscription["id"],
-                                                         "subscription_item": item["id"]}},
-                "period": {"end": item["current_period_end"], "start": item["current_period_start"]},
-                "pricing": {"price_details": {"price": item["price"]["id"], "product": item["price"]["product"]},
-                            "type": "price_details", "unit_amount_decimal": str(item["price"]["unit_amount"])},
-                "quantity": item["quantity"], "taxes": []}],
-                "has_more": False, "total_count": 1, "url": f"/v1/invoices/{invoice_id}/lines"},
+            "lines": {"object": "list", "data": [self._invoice_line(invoice_id, subscription, each) for each in items],
+                      "has_more": False, "total_count": len(items), "url": f"/v1/invoices/{invoice_id}/lines"},
             "livemode": False, "metadata": {},
             "next_payment_attempt": None if paid else created + 3 * DAY,
             "number": f"{customer.get('invoice_prefix', 'KOMPAS')}-{self._invoice_counter:04d}",
@@ -556,17 +659,34 @@ class FakeStripe:
         subscription["latest_invoice"] = invoice_id
         return invoice
 
+    @staticmethod
+    def _invoice_line(invoice_id: str, subscription: dict, item: dict) -> dict:
+        amount = item["price"]["unit_amount"] * item["quantity"]
+        return {
+            "id": new_id("il_1"), "object": "line_item", "amount": amount, "currency": item["price"]["currency"],
+            "description": f"{item['quantity']} × Kompas", "discount_amounts": [], "discountable": True,
+            "discounts": [], "invoice": invoice_id, "livemode": False, "metadata": dict(item["metadata"]),
+            "parent": {"type": "subscription_item_details", "invoice_item_details": None,
+                       "subscription_item_details": {"invoice_item": None, "proration": False,
+                                                     "proration_details": {"credited_items": None},
+                                                     "subscription": subscription["id"],
+                                                     "subscription_item": item["id"]}},
+            "period": {"end": item["current_period_end"], "start": item["current_period_start"]},
+            "pricing": {"price_details": {"price": item["price"]["id"], "product": item["price"]["product"]},
+                        "type": "price_details", "unit_amount_decimal": str(item["price"]["unit_amount"])},
+            "quantity": item["quantity"], "taxes": []}
+
     # -- Stripe-side actions: what happens in Stripe between our API calls ----------------------
 
     def complete_checkout(self, session_id: str, *, paid: bool = True) -> CheckoutOutcome:
         """The customer pays on the Checkout page: a subscription and its first invoice appear."""
         with self._lock:
             session = self.checkout_sessions[session_id]
-            line = session["_line_items"][0]
+            line, *more_lines = session["_line_items"]
             subscription = self._new_subscription(
                 customer=session["customer"], price_id=line["price"], quantity=int(line.get("quantity", 1)),
                 status="active" if paid else "incomplete",
-                metadata=dict(session["_subscription_data"].get("metadata", {})))
+                metadata=dict(session["_subscription_data"].get("metadata", {})), more_lines=more_lines)
             invoice = self._new_invoice(subscription, billing_reason="subscription_create", paid=paid)
             session.update(status="complete", payment_status="paid" if paid else "unpaid",
                            subscription=subscription["id"], invoice=invoice["id"], url=None)
@@ -626,10 +746,23 @@ class FakeStripe:
             return copy.deepcopy(self._new_subscription(customer=customer, price_id=price_id, quantity=quantity,
                                                         status=status))
 
+    def add_item(self, subscription_id: str, *, price_id: str, quantity: int = 1,
+                 metadata: dict | None = None) -> dict:
+        """An item added outside Kompas (e.g. by hand in the Stripe dashboard)."""
+        with self._lock:
+            return copy.deepcopy(self.create_subscription_item(
+                {"subscription": subscription_id, "price": price_id, "quantity": str(quantity),
+                 "metadata": metadata or {}}))
+
+    def items_of(self, subscription_id: str) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._subscription(subscription_id)["items"]["data"])
+
     def snapshot(self, kind: str, object_id: str) -> dict:
         """A copy of an object as it is now, e.g. to put in an event delivered later."""
         with self._lock:
-            return copy.deepcopy(getattr(self, kind)[object_id])
+            obj = getattr(self, kind)[object_id]
+            return self._rendered(obj) if kind == "subscriptions" else copy.deepcopy(obj)
 
 
 def period_end_of(subscription: dict) -> datetime:

@@ -148,3 +148,27 @@ class ApiKey(models.Model):
     @property
     def has_admin_rights(self) -> bool:
         return self.is_active and self.role.is_administrator
+
+
+class Invitation(models.Model):
+    """An e-mail invitation to join this portal. A pending invitation holds a seat, so the seat
+    limit stays exact: inviting is refused when the plan is full, not accepting."""
+
+    email = models.EmailField(_("e-mail address"))
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", verbose_name=_("role"))
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   verbose_name=_("department"))
+    invited_by = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return self.email

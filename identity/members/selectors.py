@@ -21,8 +21,14 @@ def active_members() -> QuerySet[Membership]:
 
 
 def count_seats_in_use(tenant) -> int:
-    """Active members take a seat; deactivated ones free theirs (data is kept)."""
+    """Active members and pending invitations take a seat; deactivated members free theirs."""
+    from django.utils import timezone
     from django_tenants.utils import tenant_context
 
+    from identity.members.models import Invitation
+
     with tenant_context(tenant):
-        return Membership.objects.filter(is_active=True).count()
+        members = Membership.objects.filter(is_active=True).count()
+        invitations = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True,
+                                                expires_at__gt=timezone.now()).count()
+    return members + invitations

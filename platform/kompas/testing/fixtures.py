@@ -107,3 +107,50 @@ def _public_schema_and_clean_cache() -> Iterator[None]:
     local_hosts.clear()
     yield
     connection.set_schema_to_public()
+
+
+@dataclass
+class SmtpInbox:
+    host: str
+    port: int
+    messages: list
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_inbox(settings) -> Iterator[SmtpInbox]:
+    """A real SMTP server on loopback (aiosmtpd); Django sends to it over SMTP."""
+    import email
+    import email.policy
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                     policy=email.policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield SmtpInbox("127.0.0.1", port, received)
+    finally:
+        controller.stop()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from identity.members import member_views
+
+app_name = "people"
+
+urlpatterns = [
+    path("", member_views.people, name="list"),
+    path("<int:membership_id>/role/", member_views.change_role, name="role"),
+    path("<int:membership_id>/active/", member_views.set_active, name="active"),
+    path("invitations/<int:invitation_id>/revoke/", member_views.revoke_invitation, name="revoke-invitation"),
+]
