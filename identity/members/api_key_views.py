@@ -21,7 +21,7 @@ from identity.members.services import create_api_key, revoke_api_key
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
+    name = forms.CharField(label=gettext_lazy("Key name"), max_length=80)
     role = forms.ModelChoiceField(label=gettext_lazy("Role"), queryset=Role.objects.none())
 
     def __init__(self, *args, **kwargs) -> None:
