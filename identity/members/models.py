@@ -172,3 +172,52 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class SecurityPolicy(models.Model):
+    """The portal's login rules; one row per portal (``SecurityPolicy.current()``)."""
+
+    require_two_factor = models.BooleanField(_("require two-factor authentication"), default=False)
+    two_factor_deadline = models.DateTimeField(
+        _("two-factor deadline"), null=True, blank=True,
+        help_text=_("Until then members without two-factor authentication are reminded; "
+                    "afterwards they must set it up."))
+    lockout_threshold = models.PositiveSmallIntegerField(_("failed logins before a lock"), default=5)
+    lockout_minutes = models.PositiveSmallIntegerField(_("lock duration (minutes)"), default=15)
+
+    class Meta:
+        verbose_name = _("security policy")
+
+    def __str__(self) -> str:
+        return "security policy"
+
+    @classmethod
+    def current(cls) -> SecurityPolicy:
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class LoginEvent(models.Model):
+    """Every sign-in attempt on this portal: the login history, and the count behind lockouts."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("signed in")
+        BAD_CREDENTIALS = "bad_credentials", _("wrong e-mail or password")
+        BAD_CODE = "bad_code", _("wrong two-factor code")
+        LOCKED = "locked", _("refused: locked")
+        UNLOCKED = "unlocked", _("unlocked by an administrator")
+
+    email = models.EmailField(_("e-mail address"), db_index=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("device"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("login event")
+        verbose_name_plural = _("login history")
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.outcome}"

@@ -54,6 +54,9 @@ SHARED_APPS = [
     "tenants",
     "billing",
     "identity.accounts",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -89,6 +92,7 @@ TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["identity.members.backends.PortalMemberBackend"]
 LOGIN_URL = "members:login"
+OTP_TOTP_ISSUER = "Kompas"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "members:login"
 PASSWORD_HASHERS = [
@@ -117,7 +121,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "identity.members.middleware.MemberMiddleware",
+    "identity.members.security.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -35,7 +35,7 @@ def test_email_is_matched_case_insensitively(portal_a):
 
 def test_member_of_portal_a_cannot_log_in_to_portal_b(portal_a, portal_b):
     response = _login(portal_b.client(), portal_a.owner.email, portal_a.password)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "_auth_user_id" not in portal_b.client().session
 
 
