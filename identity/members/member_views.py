@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from billing import limits
 from identity.accounts.models import User
-from identity.members import invitations
+from identity.members import invitations, security
 from identity.members.api_key_views import _admin_or_403
 from identity.members.models import Department, Invitation, Membership, Role
 from identity.members.services import add_member, assign, deactivate_member
@@ -149,8 +149,22 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             _add_errors(form, error)
         else:
             login(request, user, backend=BACKEND)
+            security.remember_session(request, user)
             messages.success(request, _("Welcome to %(portal)s!") % {"portal": request.tenant.name})
             return redirect("portal:home")
     return render(request, "members/invitation.html", {"invitation": invitation, "form": form,
                                                        "has_account": account is not None},
                   status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@login_required
+def force_logout(request: HttpRequest, membership_id: int) -> HttpResponse:
+    _member, refused = _admin_or_403(request)
+    if refused:
+        return refused
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
+    ended = security.end_sessions(user_id=membership.user_id)
+    messages.success(request, _("%(name)s was signed out on %(count)s devices.")
+                     % {"name": membership.user.get_full_name(), "count": ended})
+    return redirect("people:list")

@@ -39,6 +39,7 @@ class Department(models.Model):
     head = models.ForeignKey("Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                              verbose_name=_("head"))
     path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+    ip_allowlist = models.TextField(_("allowed IP addresses"), blank=True)
 
     class Meta:
         ordering = ["path"]
@@ -98,6 +99,7 @@ class Membership(models.Model):
                              verbose_name=_("role"))
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="members", verbose_name=_("department"))
+    ip_allowlist = models.TextField(_("allowed IP addresses"), blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -184,6 +186,9 @@ class SecurityPolicy(models.Model):
                     "afterwards they must set it up."))
     lockout_threshold = models.PositiveSmallIntegerField(_("failed logins before a lock"), default=5)
     lockout_minutes = models.PositiveSmallIntegerField(_("lock duration (minutes)"), default=15)
+    session_hours = models.PositiveSmallIntegerField(_("session time limit (hours)"), default=24 * 14)
+    ip_allowlist = models.TextField(_("allowed IP addresses"), blank=True,
+                                    help_text=_("One address or network per line, e.g. 203.0.113.0/24. Empty: any."))
 
     class Meta:
         verbose_name = _("security policy")
@@ -206,6 +211,7 @@ class LoginEvent(models.Model):
         BAD_CODE = "bad_code", _("wrong two-factor code")
         LOCKED = "locked", _("refused: locked")
         UNLOCKED = "unlocked", _("unlocked by an administrator")
+        IP_REFUSED = "ip_refused", _("refused: IP address not allowed")
 
     email = models.EmailField(_("e-mail address"), db_index=True)
     user_id = models.BigIntegerField(null=True, blank=True)
@@ -221,3 +227,19 @@ class LoginEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} {self.outcome}"
+
+
+class MemberSession(models.Model):
+    """A signed-in browser of a member in this portal, so sessions can be listed and ended."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user_id = models.BigIntegerField(db_index=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("device"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("signed in"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.session_key[:6]}…"

@@ -160,3 +160,103 @@ class TwoFactorEnforcementMiddleware:
                 and request.user.is_authenticated and two_factor_required_now(request.user)):
             return redirect("members:two-factor-setup")
         return self.get_response(request)
+
+
+# --- IP allowlists ---------------------------------------------------------------------------
+
+def parse_allowlist(text: str) -> list:
+    """Networks from one-per-line text; raises ValidationError naming the bad line."""
+    import ipaddress
+
+    from django.core.exceptions import ValidationError
+
+    networks = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            message = _("Line %(line)s: “%(value)s” is not an IP address or network "
+                        "(e.g. 203.0.113.7 or 203.0.113.0/24).") % {"line": number, "value": entry}
+            raise ValidationError(message) from None
+    return networks
+
+
+def allowlist_for(membership) -> str:
+    """The most specific list that is set: the person's, else the nearest department's, else the portal's."""
+    if membership is not None and membership.ip_allowlist.strip():
+        return membership.ip_allowlist
+    department = membership.department if membership is not None and membership.department_id else None
+    while department is not None:
+        if department.ip_allowlist.strip():
+            return department.ip_allowlist
+        department = department.parent
+    return SecurityPolicy.current().ip_allowlist
+
+
+def ip_allowed(membership, ip: str | None) -> bool:
+    import ipaddress
+
+    networks = parse_allowlist(allowlist_for(membership))
+    if not networks:
+        return True
+    if not ip:
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in network for network in networks)
+
+
+def ip_refusal(ip: str | None) -> str:
+    return _("Signing in from your IP address (%(ip)s) is not allowed in this portal. Ask an administrator "
+             "if you need access from here.") % {"ip": ip or "?"}
+
+
+# --- Sessions ----------------------------------------------------------------------------------
+
+def remember_session(request: HttpRequest, user: User) -> None:
+    """Record the new session and give it the portal's time limit."""
+    from identity.members.models import MemberSession
+
+    request.session.set_expiry(SecurityPolicy.current().session_hours * 3600)
+    if not request.session.session_key:
+        request.session.save()
+    MemberSession.objects.update_or_create(session_key=request.session.session_key, defaults={
+        "user_id": user.pk, "ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]})
+
+
+def end_sessions(*, user_id: int, keep: str | None = None) -> int:
+    """End the person's sessions in this portal (all, or all but ``keep``); returns how many."""
+    from django.contrib.sessions.models import Session
+
+    from identity.members.models import MemberSession
+
+    sessions = MemberSession.objects.filter(user_id=user_id)
+    if keep:
+        sessions = sessions.exclude(session_key=keep)
+    keys = list(sessions.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    sessions.delete()
+    return len(keys)
+
+
+class IpAllowlistMiddleware:
+    """A session used from an address the rules do not allow is refused, whatever it was opened from."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant = getattr(request, "tenant", None)
+        if (tenant is not None and not tenant.is_public and request.user.is_authenticated
+                and not request.path.startswith(("/static/", "/auth/logout/"))):
+            member = getattr(request, "member", None)
+            ip = client_ip(request)
+            if not ip_allowed(member if member else None, ip):
+                from django.http import HttpResponseForbidden
+                from django.template.loader import render_to_string
+
+                body = render_to_string("members/ip_refused.html", {"message": ip_refusal(ip)}, request=request)
+                return HttpResponseForbidden(body)
+        return self.get_response(request)

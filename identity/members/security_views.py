@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -51,12 +52,38 @@ def _save_policy(request: HttpRequest, policy: SecurityPolicy) -> None:
     if not 0 <= grace_days <= 90:
         messages.error(request, _("Days to set it up: enter a whole number from 0 to 90."))
         return
+    try:
+        session_hours = int(request.POST.get("session_hours") or policy.session_hours)
+        if not 1 <= session_hours <= 24 * 90:
+            raise ValueError
+    except ValueError:
+        messages.error(request, _("Session time limit: enter a whole number of hours from 1 to 2160."))
+        return
+    allowlist = request.POST.get("ip_allowlist", policy.ip_allowlist)
+    try:
+        security.parse_allowlist(allowlist)
+    except ValidationError as error:
+        messages.error(request, _("Allowed IP addresses: %(reason)s") % {"reason": " ".join(error.messages)})
+        return
+    if allowlist.strip() and _would_lock_out_this_admin(request, allowlist):
+        messages.error(request, _("Allowed IP addresses: your own address (%(ip)s) is not on the list, so you "
+                                  "would lock yourself out. Add it first.") % {"ip": security.client_ip(request)})
+        return
     required = request.POST.get("require_two_factor") == "on"
     policy.require_two_factor = required
     policy.two_factor_deadline = timezone.now() + timedelta(days=grace_days) if required else None
-    policy.save(update_fields=["require_two_factor", "two_factor_deadline"])
+    policy.session_hours, policy.ip_allowlist = session_hours, allowlist
+    policy.save(update_fields=["require_two_factor", "two_factor_deadline", "session_hours", "ip_allowlist"])
     messages.success(request, _("Two-factor authentication is now required.") if required
                      else _("Two-factor authentication is now optional."))
+
+
+def _would_lock_out_this_admin(request: HttpRequest, allowlist: str) -> bool:
+    import ipaddress
+
+    ip = security.client_ip(request)
+    networks = security.parse_allowlist(allowlist)
+    return not ip or not any(ipaddress.ip_address(ip) in network for network in networks)
 
 
 def _history_csv() -> HttpResponse:

@@ -9,5 +9,6 @@ urlpatterns = [
     path("two-factor/", views.two_factor_step, name="two-factor"),
     path("two-factor/setup/", views.two_factor_setup, name="two-factor-setup"),
     path("logout/", views.PortalLogoutView.as_view(), name="logout"),
+    path("sessions/", views.my_sessions, name="sessions"),
     path("invitation/<str:token>/", member_views.accept_invitation, name="invitation"),
 ]

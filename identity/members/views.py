@@ -36,8 +36,19 @@ def _finish_login(request: HttpRequest, user: User, next_url: str, device=None) 
     login(request, user, backend=BACKEND)
     if device is not None:
         otp_login(request, device)
+    security.remember_session(request, user)
     security.record(request, email=user.email, outcome=security.Outcome.SUCCESS, user=user)
     return redirect(next_url)
+
+
+def _refused_by_ip(request: HttpRequest, user: User) -> str | None:
+    from identity.members.selectors import membership_of
+
+    ip = security.client_ip(request)
+    if security.ip_allowed(membership_of(user), ip):
+        return None
+    security.record(request, email=user.email, outcome=security.Outcome.IP_REFUSED, user=user)
+    return security.ip_refusal(ip)
 
 
 class CodeForm(forms.Form):
@@ -58,6 +69,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             security.record(request, email=email, outcome=security.Outcome.LOCKED)
             form.errors.clear()
             form.add_error(None, security.lock_message(until))
+        elif form.is_valid() and (refusal := _refused_by_ip(request, form.get_user())):
+            form.add_error(None, refusal)
         elif form.is_valid():
             user = form.get_user()
             if security.has_two_factor(user):
@@ -127,3 +140,16 @@ def _base32(device) -> str:
 
 class PortalLogoutView(auth_views.LogoutView):
     pass
+
+
+@login_required
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    """The person's signed-in browsers in this portal, and "log out all other devices"."""
+    from identity.members.models import MemberSession
+
+    if request.method == "POST":
+        ended = security.end_sessions(user_id=request.user.pk, keep=request.session.session_key)
+        messages.success(request, _("Signed out on %(count)s other devices.") % {"count": ended})
+        return redirect("members:sessions")
+    return render(request, "members/sessions.html", {
+        "sessions": MemberSession.objects.filter(user_id=request.user.pk), "current": request.session.session_key})
