@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,3 +14,13 @@ class PortalLoginForm(AuthenticationForm):
         "inactive": _("The e-mail address or password is incorrect, or this account has no access "
                       "to this portal."),
     }
+
+
+class PortalPasswordResetForm(PasswordResetForm):
+    """Sends the reset link only to active members of this portal; the page says the same either way."""
+
+    def get_users(self, email):
+        from identity.members.models import Membership
+
+        member_ids = Membership.objects.filter(is_active=True).values_list("user_id", flat=True)
+        return (user for user in super().get_users(email) if user.pk in set(member_ids))

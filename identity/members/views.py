@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,7 +19,7 @@ from django_otp import login as otp_login
 
 from identity.accounts.models import User
 from identity.members import security
-from identity.members.forms import PortalLoginForm
+from identity.members.forms import PortalLoginForm, PortalPasswordResetForm
 
 PENDING = "kompas_two_factor_pending"
 PENDING_SECONDS = 300
@@ -153,3 +154,26 @@ def my_sessions(request: HttpRequest) -> HttpResponse:
         return redirect("members:sessions")
     return render(request, "members/sessions.html", {
         "sessions": MemberSession.objects.filter(user_id=request.user.pk), "current": request.session.session_key})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The link is sent from this portal's address, in the portal's language."""
+
+    form_class = PortalPasswordResetForm
+    template_name = "members/password_reset.html"
+    email_template_name = "members/email/password_reset.txt"
+    subject_template_name = "members/email/password_reset_subject.txt"
+    success_url = reverse_lazy("members:password-reset-sent")
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    template_name = "members/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "members/password_reset_confirm.html"
+    success_url = reverse_lazy("members:password-reset-done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetCompleteView):
+    template_name = "members/password_reset_done.html"
