@@ -9,6 +9,7 @@ urlpatterns = [
     path("settings/api-keys/", include("identity.members.api_key_urls")),
     path("settings/people/", include("identity.members.people_urls")),
     path("settings/security/", include("identity.members.security_urls")),
+    path("settings/roles/", include("identity.members.role_urls")),
     path("api/v1/", include("identity.members.api_urls")),
     path("", include("kompas.portal.urls")),
 ]
