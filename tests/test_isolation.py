@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 # Pages an anonymous visitor may see on a portal host; they show no portal data beyond its name.
 ANONYMOUS_PAGES = {"/auth/login/", "/i18n/setlang/", "/auth/password-reset/", "/auth/password-reset/sent/",
-                   "/auth/password-reset/done/", "/auth/password-reset/1/1/"}
+                   "/auth/password-reset/done/", "/auth/password-reset/1/1/", "/auth/join/"}
 GUESSED_IDS = {"int": "1", "pk": "1", "uuid": "00000000-0000-0000-0000-000000000001", "slug": "alfa",
                "str": "1", "path": "1"}
 

@@ -18,6 +18,7 @@ from identity.accounts.models import User
 from identity.members import invitations, security
 from identity.members.api_key_views import _admin_or_403
 from identity.members.models import Department, Invitation, Membership, Role
+from identity.members.models import JoinRequest as JoinRequestModel
 from identity.members.services import add_member, assign, deactivate_member
 
 BACKEND = "identity.members.backends.PortalMemberBackend"
@@ -45,6 +46,7 @@ def _people_page(request: HttpRequest, form: InviteForm, status: int = 200) -> H
     return render(request, "members/people.html", {
         "members": Membership.objects.select_related("user", "role", "department").order_by("-is_active", "pk"),
         "invitations": invitations.pending_invitations().select_related("role"),
+        "join_requests": JoinRequestModel.objects.filter(status=JoinRequestModel.Status.PENDING),
         "roles": Role.objects.order_by("name"), "form": form,
         "seats": next(line for line in limits.usage_report(request.tenant) if line.resource == "seats"),
     }, status=status)
@@ -167,4 +169,58 @@ def force_logout(request: HttpRequest, membership_id: int) -> HttpResponse:
     ended = security.end_sessions(user_id=membership.user_id)
     messages.success(request, _("%(name)s was signed out on %(count)s devices.")
                      % {"name": membership.user.get_full_name(), "count": ended})
+    return redirect("people:list")
+
+
+class JoinForm(forms.Form):
+    full_name = forms.CharField(label=gettext_lazy("Your name"), max_length=200)
+    email = forms.EmailField(label=gettext_lazy("E-mail address"))
+    message = forms.CharField(label=gettext_lazy("Message to the administrators (optional)"), max_length=500,
+                              required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def ask_to_join(request: HttpRequest) -> HttpResponse:
+    from identity.members import join_requests
+
+    form = JoinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            join_requests.ask_to_join(**form.cleaned_data, scheme="https" if request.is_secure() else "http",
+                                      port=request.get_port())
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return render(request, "members/join_sent.html")
+    return render(request, "members/join.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+def confirm_join(request: HttpRequest, token: str) -> HttpResponse:
+    from identity.members import join_requests
+
+    confirmed = join_requests.confirm(token)
+    return render(request, "members/join_confirmed.html", {"confirmed": confirmed is not None},
+                  status=200 if confirmed else 404)
+
+
+@require_POST
+@login_required
+def decide_join(request: HttpRequest, request_id: int) -> HttpResponse:
+    from identity.members import join_requests
+    from identity.members.models import JoinRequest
+
+    member, refused = _admin_or_403(request)
+    if refused:
+        return refused
+    join_request = get_object_or_404(JoinRequest, pk=request_id, status=JoinRequest.Status.PENDING)
+    try:
+        if request.POST.get("decision") == "approve":
+            role = get_object_or_404(Role, pk=request.POST.get("role"))
+            join_requests.approve(join_request=join_request, role=role, decided_by=member,
+                                  scheme="https" if request.is_secure() else "http", port=request.get_port())
+            messages.success(request, _("%(email)s was accepted.") % {"email": join_request.email})
+        else:
+            join_requests.reject(join_request=join_request, decided_by=member)
+            messages.success(request, _("The request of %(email)s was declined.") % {"email": join_request.email})
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     return redirect("people:list")

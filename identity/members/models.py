@@ -243,3 +243,30 @@ class MemberSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.session_key[:6]}…"
+
+
+class JoinRequest(models.Model):
+    """Someone asks to join this portal; the address is confirmed by e-mail before admins see it."""
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", _("waiting for e-mail confirmation")
+        PENDING = "pending", _("waiting for a decision")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("name"), max_length=200)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.UNCONFIRMED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("join request")
+        verbose_name_plural = _("join requests")
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"

@@ -16,4 +16,6 @@ urlpatterns = [
          name="password-reset-confirm"),
     path("password-reset/done/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
     path("invitation/<str:token>/", member_views.accept_invitation, name="invitation"),
+    path("join/", member_views.ask_to_join, name="join"),
+    path("join/<str:token>/", member_views.confirm_join, name="confirm-join"),
 ]
