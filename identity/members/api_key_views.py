@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing import limits
 from billing.models import Feature
+from identity.members.decorators import portal_admin_required
 from identity.members.models import ApiKey, Role
-from identity.members.selectors import membership_of
 from identity.members.services import create_api_key, revoke_api_key
 
 
@@ -29,13 +27,6 @@ class ApiKeyForm(forms.Form):
         self.fields["role"].queryset = Role.objects.order_by("name")
 
 
-def _admin_or_403(request: HttpRequest):
-    member = membership_of(request.user)
-    if member is None or not member.has_admin_rights:
-        return None, HttpResponseForbidden(render_to_string("members/forbidden.html", request=request))
-    return member, None
-
-
 def _page(request: HttpRequest, form: ApiKeyForm, *, new_token: str | None = None, status: int = 200) -> HttpResponse:
     return render(request, "members/api_keys.html", {
         "keys": ApiKey.objects.select_related("role").all(), "form": form, "new_token": new_token,
@@ -43,11 +34,9 @@ def _page(request: HttpRequest, form: ApiKeyForm, *, new_token: str | None = Non
     }, status=status)
 
 
-@login_required
+@portal_admin_required
 def api_keys(request: HttpRequest) -> HttpResponse:
-    member, refused = _admin_or_403(request)
-    if refused:
-        return refused
+    member = request.admin_member
     if request.method != "POST":
         return _page(request, ApiKeyForm())
     form = ApiKeyForm(request.POST)
@@ -65,11 +54,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     key = get_object_or_404(ApiKey, pk=key_id)
     revoke_api_key(key=key)
     messages.success(request, _("The key “%(name)s” was revoked; calls made with it are refused from now on.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_POST
 from billing import limits
 from identity.accounts.models import User
 from identity.members import invitations, security
-from identity.members.api_key_views import _admin_or_403
+from identity.members.decorators import portal_admin_required
 from identity.members.models import Department, Invitation, Membership, Role
 from identity.members.models import JoinRequest as JoinRequestModel
 from identity.members.services import add_member, assign, deactivate_member
@@ -52,11 +51,9 @@ def _people_page(request: HttpRequest, form: InviteForm, status: int = 200) -> H
     }, status=status)
 
 
-@login_required
+@portal_admin_required
 def people(request: HttpRequest) -> HttpResponse:
-    member, refused = _admin_or_403(request)
-    if refused:
-        return refused
+    member = request.admin_member
     if request.method != "POST":
         return _people_page(request, InviteForm())
     form = InviteForm(request.POST)
@@ -74,11 +71,8 @@ def people(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     membership = get_object_or_404(Membership, pk=membership_id)
     role = get_object_or_404(Role, pk=request.POST.get("role"))
     if membership.is_owner and not role.is_administrator:
@@ -90,11 +84,8 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def set_active(request: HttpRequest, membership_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
     try:
         if request.POST.get("active") == "1":
@@ -110,11 +101,8 @@ def set_active(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     invitations.revoke(invitation=get_object_or_404(Invitation, pk=invitation_id))
     messages.success(request, _("The invitation was revoked and its seat is free."))
     return redirect("people:list")
@@ -160,11 +148,8 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def force_logout(request: HttpRequest, membership_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id)
     ended = security.end_sessions(user_id=membership.user_id)
     messages.success(request, _("%(name)s was signed out on %(count)s devices.")
@@ -203,14 +188,12 @@ def confirm_join(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def decide_join(request: HttpRequest, request_id: int) -> HttpResponse:
     from identity.members import join_requests
     from identity.members.models import JoinRequest
 
-    member, refused = _admin_or_403(request)
-    if refused:
-        return refused
+    member = request.admin_member
     join_request = get_object_or_404(JoinRequest, pk=request_id, status=JoinRequest.Status.PENDING)
     try:
         if request.POST.get("decision") == "approve":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,17 +10,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from identity.members import permissions
-from identity.members.api_key_views import _admin_or_403
+from identity.members.decorators import portal_admin_required
 from identity.members.models import Action, Department, Membership, Role, RolePermission, Scope
 from identity.members.roles import export_rights_csv, import_rights_csv
 from identity.members.services import create_department, move_department
 
 
-@login_required
+@portal_admin_required
 def roles(request: HttpRequest) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     if request.GET.get("export") == "csv":
         response = HttpResponse(export_rights_csv(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="role-rights.csv"'
@@ -40,11 +36,8 @@ def roles(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def save_rights(request: HttpRequest, role_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     role = get_object_or_404(Role, pk=role_id)
     if role.is_administrator:
         messages.error(request, _("Administrators always have every right."))
@@ -64,11 +57,8 @@ def save_rights(request: HttpRequest, role_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def create_role(request: HttpRequest) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     name = (request.POST.get("name") or "").strip()
     if not name or Role.objects.filter(name__iexact=name).exists():
         messages.error(request, _("Name the new role with a name no other role has."))
@@ -79,11 +69,8 @@ def create_role(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def import_rights(request: HttpRequest) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, _("Choose a CSV file to import."))
@@ -100,11 +87,8 @@ def import_rights(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def add_department(request: HttpRequest) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     parent = Department.objects.filter(pk=request.POST.get("parent") or None).first()
     head = Membership.objects.filter(pk=request.POST.get("head") or None).first()
     try:
@@ -117,11 +101,8 @@ def add_department(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@portal_admin_required
 def move(request: HttpRequest, department_id: int) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     department = get_object_or_404(Department, pk=department_id)
     parent = Department.objects.filter(pk=request.POST.get("parent") or None).first()
     try:

@@ -6,7 +6,6 @@ import csv
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,17 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from identity.members import security
-from identity.members.api_key_views import _admin_or_403
+from identity.members.decorators import portal_admin_required
 from identity.members.models import LoginEvent, SecurityPolicy
 
 DEFAULT_GRACE_DAYS = 7
 
 
-@login_required
+@portal_admin_required
 def security_settings(request: HttpRequest) -> HttpResponse:
-    _member, refused = _admin_or_403(request)
-    if refused:
-        return refused
     policy = SecurityPolicy.current()
     if request.GET.get("export") == "csv":
         return _history_csv()
