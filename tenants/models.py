@@ -95,3 +95,22 @@ class Domain(DomainMixin):
     def save(self, *args, **kwargs) -> None:
         self.domain = self.domain.strip().lower().rstrip(".")
         super().save(*args, **kwargs)
+
+
+class PoolSchema(models.Model):
+    """A pre-migrated schema waiting for a new portal, so signup never runs migrations.
+
+    ``fingerprint`` names the migration state the schema was built at; a schema whose
+    fingerprint is not the current one is migrated forward before it can be claimed.
+    """
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["claimed_at", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return self.schema_name

@@ -52,6 +52,9 @@ def migrate_all(verbosity: int = 1) -> None:
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
     ensure_public_tenant()
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
+    from tenants import pool
+
+    pool.refresh_stale(pool.migration_fingerprint())  # waiting schemas follow every deploy
 
 
 def _on_sigterm_exit() -> None:
