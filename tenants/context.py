@@ -39,3 +39,27 @@ class RequestContextMiddleware:
         tenant = getattr(request, "tenant", None)
         with tenant_bound(getattr(tenant, "schema_name", "public"), host=request.get_host()):
             return self.get_response(request)
+
+
+class PortalTimeZoneMiddleware:
+    """Dates on a portal's pages are shown in the portal's time zone (Europe/Warsaw by default)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import zoneinfo
+
+        from django.utils import timezone
+
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.schema_name == "public" or not tenant.time_zone:
+            return self.get_response(request)
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tenant.time_zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

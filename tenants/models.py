@@ -59,6 +59,8 @@ class Tenant(TenantMixin):
     language = models.CharField(_("default language"), max_length=8, default="pl")
     currency = models.CharField(_("currency"), max_length=3, default="PLN")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Warsaw")
+    logo = models.CharField(_("logo"), max_length=300, blank=True,
+                            help_text=_("Path of the logo in file storage, under the portal's own prefix."))
     # SET_NULL: a partner disappearing must never take its clients' portals with it.
     partner = models.ForeignKey(
         Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="client_portals",

@@ -8,6 +8,7 @@ this module rather than replace it.
 from __future__ import annotations
 
 import re
+import secrets
 
 import structlog
 from django.conf import settings
@@ -175,3 +176,59 @@ def unlink_client_portal(*, tenant: Tenant) -> Tenant:
     tenant.partner = None
     log.info("partner.client_unlinked", partner=partner.slug, schema=current.schema_name)
     return current
+
+
+CURRENCIES = ("PLN", "EUR", "USD", "GBP", "CZK", "CHF")
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_SIDE = 512
+
+
+def update_portal_settings(*, tenant: Tenant, name: str, language: str, time_zone: str, currency: str) -> Tenant:
+    """Portal name, default language, time zone and currency; the address (slug) never changes here."""
+    import zoneinfo
+
+    errors = {}
+    if not (name or "").strip():
+        errors["name"] = _("Please enter the company or portal name.")
+    if language not in {code for code, _label in settings.LANGUAGES}:
+        errors["language"] = _("Choose Polish or English.")
+    if time_zone not in zoneinfo.available_timezones():
+        errors["time_zone"] = _("Choose a time zone from the list, e.g. Europe/Warsaw.")
+    if currency not in CURRENCIES:
+        errors["currency"] = _("Choose one of the currencies: %(list)s.") % {"list": ", ".join(CURRENCIES)}
+    if errors:
+        raise ValidationError(errors)
+    tenant.name, tenant.language, tenant.time_zone, tenant.currency = name.strip(), language, time_zone, currency
+    tenant.save(update_fields=["name", "language", "time_zone", "currency", "updated_at"])
+    return tenant
+
+
+def set_portal_logo(*, tenant: Tenant, upload) -> Tenant:
+    """Store a PNG or JPEG logo, resized to at most 512×512, under the portal's own file prefix."""
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from PIL import Image, UnidentifiedImageError
+
+    if upload.size > LOGO_MAX_BYTES:
+        raise ValidationError({"logo": _("The logo can be at most 2 MB.")})
+    try:
+        image = Image.open(upload)
+        image_format = image.format
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        raise ValidationError({"logo": _("The logo must be a PNG or JPEG image.")}) from None
+    if image_format not in {"PNG", "JPEG"}:
+        raise ValidationError({"logo": _("The logo must be a PNG or JPEG image.")})
+    image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    path = default_storage.save(f"portals/{tenant.schema_name}/logo-{secrets.token_hex(4)}.png",
+                                ContentFile(buffer.getvalue()))
+    previous = tenant.logo
+    tenant.logo = path
+    tenant.save(update_fields=["logo", "updated_at"])
+    if previous:
+        default_storage.delete(previous)
+    return tenant

@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.routing.TenantRoutingMiddleware",
     "tenants.context.RequestContextMiddleware",
+    "tenants.context.PortalTimeZoneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "tenants.lifecycle.ReadOnlyWhenSuspendedMiddleware",
@@ -219,6 +220,7 @@ S3_BUCKET = env_str("S3_BUCKET", "")
 STATIC_URL = "/static/"
 STATIC_ROOT = env_str("STATIC_ROOT", "") or str(KOMPAS_DATA_DIR / "static")
 MEDIA_ROOT = env_str("MEDIA_ROOT", "") or str(KOMPAS_DATA_DIR / "media")
+MEDIA_URL = "/files/"
 _static_storage = (
     "whitenoise.storage.CompressedManifestStaticFilesStorage" if IS_PRODUCTION
     else "django.contrib.staticfiles.storage.StaticFilesStorage"

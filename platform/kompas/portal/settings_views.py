@@ -1,0 +1,61 @@
+"""Settings → Portal: name, default language, time zone, currency and logo; and the portal's files."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from identity.members.decorators import portal_admin_required
+from tenants.services import CURRENCIES, set_portal_logo, update_portal_settings
+
+
+class PortalSettingsForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Company or portal name"), max_length=200)
+    language = forms.ChoiceField(label=gettext_lazy("Default language"), choices=[("pl", "Polski"), ("en", "English")])
+    time_zone = forms.ChoiceField(label=gettext_lazy("Time zone"),
+                                  choices=[(zone, zone) for zone in sorted(zoneinfo.available_timezones())])
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=[(code, code) for code in CURRENCIES])
+    logo = forms.FileField(label=gettext_lazy("Logo (PNG or JPEG, at most 2 MB)"), required=False)
+
+
+@portal_admin_required
+def portal_settings(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    form = PortalSettingsForm(request.POST or None, request.FILES or None, initial={
+        "name": tenant.name, "language": tenant.language, "time_zone": tenant.time_zone, "currency": tenant.currency})
+    if request.method == "POST" and form.is_valid():
+        try:
+            data = form.cleaned_data
+            update_portal_settings(tenant=tenant, name=data["name"], language=data["language"],
+                                   time_zone=data["time_zone"], currency=data["currency"])
+            if form.cleaned_data.get("logo"):
+                set_portal_logo(tenant=tenant, upload=form.cleaned_data["logo"])
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("The portal settings were saved. The portal address stays %(address)s.")
+                             % {"address": request.get_host()})
+            return redirect("portal:settings")
+    return render(request, "portal/settings.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+def portal_file(request: HttpRequest, name: str) -> HttpResponse:
+    """The portal's logo from file storage, also for the login page (so no sign-in is asked).
+
+    Only this portal's logo prefix is served: other files will need their own, permission-checked view.
+    """
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or tenant.is_public or not name.startswith(f"portals/{tenant.schema_name}/logo-") or ".." in name:
+        raise Http404
+    if not default_storage.exists(name):
+        raise Http404
+    return FileResponse(default_storage.open(name, "rb"))
