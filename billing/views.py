@@ -42,19 +42,25 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 def billing_page(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     details = BillingDetails.objects.filter(tenant=tenant).first()
+    form = BillingDetailsForm(instance=details, initial=None if details else {
+        "company_name": tenant.name, "country": "PL", "email": request.user.email})
+    return _render_page(request, form)
+
+
+def _render_page(request: HttpRequest, details_form: BillingDetailsForm, *, status: int = 200) -> HttpResponse:
+    tenant = request.tenant
+    subscription = subscription_of(tenant)
     return render(request, "billing/billing.html", {
-        "subscription": subscription_of(tenant),
+        "subscription": subscription,
         "usage": limits.usage_report(tenant),
         "plans": public_plans(),
         "invoices": invoices_of(tenant)[:24],
-        "details_form": BillingDetailsForm(instance=details, initial=None if details else {
-            "company_name": tenant.name, "country": "PL", "email": request.user.email}),
-        "over_limits": _over_limits_of_scheduled_plan(tenant),
-    })
+        "details_form": details_form,
+        "over_limits": _over_limits_of_scheduled_plan(tenant, subscription),
+    }, status=status)
 
 
-def _over_limits_of_scheduled_plan(tenant) -> list[limits.UsageLine]:
-    subscription = subscription_of(tenant)
+def _over_limits_of_scheduled_plan(tenant, subscription: Subscription | None) -> list[limits.UsageLine]:
     if subscription is None or subscription.scheduled_plan is None:
         return []
     return limits.over_limits_on(tenant, subscription.scheduled_plan, seats=subscription.scheduled_seats)
@@ -67,10 +73,7 @@ def save_details(request: HttpRequest) -> HttpResponse:
     form = BillingDetailsForm(request.POST, instance=details)
     if not form.is_valid():
         messages.error(request, _("The billing details were not saved: please correct the marked fields."))
-        return render(request, "billing/billing.html", {
-            "subscription": subscription_of(request.tenant), "usage": limits.usage_report(request.tenant),
-            "plans": public_plans(), "invoices": invoices_of(request.tenant)[:24], "details_form": form,
-            "over_limits": _over_limits_of_scheduled_plan(request.tenant)}, status=400)
+        return _render_page(request, form, status=400)
     services.save_billing_details(tenant=request.tenant, **form.cleaned_data)
     messages.success(request, _("Billing details saved."))
     return redirect("billing:page")
