@@ -25,3 +25,9 @@ def portal_url(tenant: Tenant, *, port: int | None = None, scheme: str | None = 
     scheme = scheme or ("https" if settings.USE_TLS else "http")
     suffix = f":{port}" if port and port not in (80, 443) else ""
     return f"{scheme}://{primary_host(tenant)}{suffix}/"
+
+
+def portal_address(slug: str, *, scheme: str, port: str | int | None = None, path: str = "/") -> str:
+    """``scheme://<slug>.<BASE_DOMAIN>[:port]<path>``; the port is left out when it is the default."""
+    suffix = f":{port}" if port and str(port) not in ("80", "443") else ""
+    return f"{scheme}://{slug}.{settings.BASE_DOMAIN}{suffix}{path}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,12 +18,10 @@ from identity.accounts.models import User
 from identity.accounts.services import get_or_create_account
 from identity.members.models import Department, Invitation, Membership, Role
 from identity.members.services import add_member, assign
+from identity.members.tokens import new_token, token_hash
+from tenants.selectors import portal_address
 
 INVITATION_DAYS = 7
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def pending_invitations():
@@ -33,8 +29,7 @@ def pending_invitations():
 
 
 def invitation_url(token: str, *, scheme: str, port: str | None = None) -> str:
-    suffix = f":{port}" if port and port not in ("80", "443") else ""
-    return f"{scheme}://{connection.tenant.slug}.{settings.BASE_DOMAIN}{suffix}/auth/invitation/{token}/"
+    return portal_address(connection.tenant.slug, scheme=scheme, port=port, path=f"/auth/invitation/{token}/")
 
 
 def invite(*, email: str, role: Role, invited_by: Membership | None, department: Department | None = None,
@@ -50,10 +45,10 @@ def invite(*, email: str, role: Role, invited_by: Membership | None, department:
     if pending_invitations().filter(email__iexact=email).exists():
         raise ValidationError({"email": _("This person has already been invited; the invitation is still "
                                           "valid. Revoke it first to send a new one.")})
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with transaction.atomic(), limits.admit(connection.tenant, Resource.SEATS):
         invitation = Invitation.objects.create(
-            email=email, role=role, department=department, invited_by=invited_by, token_hash=_hash(token),
+            email=email, role=role, department=department, invited_by=invited_by, token_hash=token_hash(token),
             expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
         link = invitation_url(token, scheme=scheme, port=port)
         transaction.on_commit(lambda: _send_invitation(invitation, link))
@@ -73,7 +68,7 @@ def _send_invitation(invitation: Invitation, link: str) -> None:
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    return pending_invitations().select_related("role", "department").filter(token_hash=_hash(token)).first()
+    return pending_invitations().select_related("role", "department").filter(token_hash=token_hash(token)).first()
 
 
 def accept(*, invitation: Invitation, user: User) -> Membership:

@@ -7,9 +7,6 @@ a seat); someone with an account becomes a member at once (taking a seat).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -23,6 +20,8 @@ from identity.accounts.models import User
 from identity.members import invitations
 from identity.members.models import JoinRequest, Membership, Role
 from identity.members.services import add_member, assign
+from identity.members.tokens import new_token, token_hash
+from tenants.selectors import portal_address
 
 Status = JoinRequest.Status
 # Marked here, translated when sent, in the portal's language.
@@ -31,15 +30,6 @@ CONFIRM_BODY = gettext_noop("Hello,\n\nto send your request to join %(portal)s t
                             "e-mail address here:\n%(link)s\n\nIf you did not ask, ignore this e-mail.\n")
 APPROVED_SUBJECT = gettext_noop("You can now use %(portal)s")
 APPROVED_BODY = gettext_noop("Hello,\n\nyour request was approved. Sign in here with your Kompas account:\n%(link)s\n")
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _portal_url(path: str, *, scheme: str, port: str | None) -> str:
-    suffix = f":{port}" if port and port not in ("80", "443") else ""
-    return f"{scheme}://{connection.tenant.slug}.{settings.BASE_DOMAIN}{suffix}{path}"
 
 
 def ask_to_join(*, email: str, full_name: str, message: str, scheme: str = "https", port: str | None = None) -> None:
@@ -55,11 +45,11 @@ def ask_to_join(*, email: str, full_name: str, message: str, scheme: str = "http
                or JoinRequest.objects.filter(email=email, status__in=(Status.UNCONFIRMED, Status.PENDING)).exists())
     if already:
         return  # the page says the same, so nobody learns who is a member
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with transaction.atomic():
         JoinRequest.objects.create(email=email, full_name=full_name.strip(), message=(message or "").strip()[:500],
-                                   token_hash=_hash(token))
-        link = _portal_url(f"/auth/join/{token}/", scheme=scheme, port=port)
+                                   token_hash=token_hash(token))
+        link = portal_address(connection.tenant.slug, scheme=scheme, port=port, path=f"/auth/join/{token}/")
         transaction.on_commit(lambda: _send(email, CONFIRM_SUBJECT, CONFIRM_BODY, link=link))
 
 
@@ -71,7 +61,7 @@ def _send(email: str, subject: str, body: str, **values) -> None:
 
 
 def confirm(token: str) -> JoinRequest | None:
-    request = JoinRequest.objects.filter(token_hash=_hash(token), status=Status.UNCONFIRMED).first()
+    request = JoinRequest.objects.filter(token_hash=token_hash(token), status=Status.UNCONFIRMED).first()
     if request is not None:
         request.status = Status.PENDING
         request.save(update_fields=["status"])
@@ -92,7 +82,7 @@ def approve(*, join_request: JoinRequest, role: Role, decided_by: Membership, sc
         account = User.objects.filter(email__iexact=locked.email, is_active=True).first()
         if account is not None:
             assign(membership=add_member(user=account), role=role)
-            link = _portal_url("/auth/login/", scheme=scheme, port=port)
+            link = portal_address(connection.tenant.slug, scheme=scheme, port=port, path="/auth/login/")
             transaction.on_commit(lambda: _send(locked.email, APPROVED_SUBJECT, APPROVED_BODY, link=link))
         else:
             invitations.invite(email=locked.email, role=role, invited_by=decided_by, scheme=scheme, port=port)

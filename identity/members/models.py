@@ -117,9 +117,8 @@ class Membership(models.Model):
 class ApiKey(models.Model):
     """A portal's API key: bound to a role, stored hashed, shown once, revocable.
 
-    The token is ``kp_<prefix>_<secret>``; the prefix finds the row, the SHA-256 of the whole
-    token proves it. The secret is 32 random bytes, so a fast hash is enough (nothing to
-    brute-force the way a password can be).
+    The token is ``kp_<prefix>_<secret>``; the prefix finds the row, the hash of the whole
+    token proves it (identity.members.tokens).
     """
 
     name = models.CharField(_("name"), max_length=80)

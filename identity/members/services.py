@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
@@ -15,6 +14,7 @@ from billing import limits
 from billing.models import Resource
 from identity.accounts.models import PortalAccess, User
 from identity.members.models import ApiKey, Department, Membership, Role
+from identity.members.tokens import new_token, token_hash
 
 DEFAULT_MEMBER_ROLE = "salesperson"
 
@@ -111,17 +111,13 @@ def assign(*, membership: Membership, role: Role | None = None, department: Depa
     return membership
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_api_key(*, name: str, role: Role, created_by: Membership | None) -> tuple[ApiKey, str]:
     """A new key and its token; the token is returned once and never stored."""
     if not (name or "").strip():
         raise ValidationError({"name": _("Please name the key after what will use it, e.g. “Website form”.")})
     prefix = secrets.token_hex(6)
-    token = f"kp_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(name=name.strip(), prefix=prefix, token_hash=_token_hash(token), role=role,
+    token = f"kp_{prefix}_{new_token()}"
+    key = ApiKey.objects.create(name=name.strip(), prefix=prefix, token_hash=token_hash(token), role=role,
                                 created_by=created_by)
     return key, token
 
@@ -139,7 +135,7 @@ def api_key_for_token(token: str) -> ApiKey | None:
     if len(parts) != 3 or parts[0] != "kp":
         return None
     key = ApiKey.objects.select_related("role").filter(prefix=parts[1], revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.token_hash, _token_hash(token)):
+    if key is None or not hmac.compare_digest(key.token_hash, token_hash(token)):
         return None
     return key
 

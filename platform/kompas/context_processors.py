@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -6,14 +5,13 @@ from django.utils.functional import SimpleLazyObject
 def _portal_switcher(request: HttpRequest) -> list[dict]:
     """The person's other portals with their addresses (one query, only when a page shows it)."""
     from identity.accounts.selectors import portals_of
+    from tenants.selectors import portal_address
 
     if not request.user.is_authenticated:
         return []
-    port = request.get_port()
-    suffix = "" if port in ("80", "443") else f":{port}"
-    scheme = "https" if request.is_secure() else "http"
+    scheme, port = ("https" if request.is_secure() else "http"), request.get_port()
     current = getattr(request, "tenant", None)
-    return [{"name": tenant.name, "url": f"{scheme}://{tenant.slug}.{settings.BASE_DOMAIN}{suffix}/",
+    return [{"name": tenant.name, "url": portal_address(tenant.slug, scheme=scheme, port=port),
              "current": current is not None and tenant.pk == current.pk}
             for tenant in portals_of(request.user)]
 

@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from kompas.site.forms import FindPortalForm
+from tenants.selectors import portal_address
 
 
 @require_http_methods(["GET", "POST"])
@@ -16,8 +17,6 @@ def landing(request: HttpRequest) -> HttpResponse:
     form = FindPortalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         scheme = "https" if settings.USE_TLS else "http"
-        port = request.get_port()
-        suffix = f":{port}" if port not in ("80", "443") else ""
-        host = f"{form.cleaned_data['slug']}.{settings.BASE_DOMAIN}"
-        return HttpResponseRedirect(f"{scheme}://{host}{suffix}/auth/login/")
+        return HttpResponseRedirect(portal_address(form.cleaned_data["slug"], scheme=scheme,
+                                                   port=request.get_port(), path="/auth/login/"))
     return render(request, "site/landing.html", {"form": form, "base_domain": settings.BASE_DOMAIN})
