@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from billing import limits
 from billing.models import Feature
 from identity.members.models import ApiKey
-from identity.members.selectors import membership_of
-from identity.members.services import api_key_for_token, touch_api_key
+from identity.members.selectors import api_key_for_token, membership_of
+from identity.members.services import touch_api_key
 
 
 class ApiKeyUser:

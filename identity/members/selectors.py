@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.db.models import QuerySet
 
 from identity.accounts.models import User
-from identity.members.models import Membership
+from identity.members.models import ApiKey, Membership
+from identity.members.tokens import token_hash
 
 
 def is_active_member(user: User) -> bool:
@@ -32,3 +35,14 @@ def count_seats_in_use(tenant) -> int:
         invitations = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True,
                                                 expires_at__gt=timezone.now()).count()
     return members + invitations
+
+
+def api_key_for_token(token: str) -> ApiKey | None:
+    """The active key a token belongs to, compared in constant time; None for anything else."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "kp":
+        return None
+    key = ApiKey.objects.select_related("role").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.token_hash, token_hash(token)):
+        return None
+    return key

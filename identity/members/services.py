@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -126,17 +125,6 @@ def revoke_api_key(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-    return key
-
-
-def api_key_for_token(token: str) -> ApiKey | None:
-    """The active key a token belongs to, compared in constant time; None for anything else."""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != "kp":
-        return None
-    key = ApiKey.objects.select_related("role").filter(prefix=parts[1], revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.token_hash, token_hash(token)):
-        return None
     return key
 
 
