@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import HttpRequest
 
 from identity.accounts.models import User
+from identity.members.models import Membership
 from identity.members.selectors import is_active_member
 
 
@@ -21,9 +22,18 @@ class PortalMemberBackend(ModelBackend):
         return super().user_can_authenticate(user) and _may_enter_current_schema(user)
 
     def get_user(self, user_id: int) -> User | None:
-        user = super().get_user(user_id)
-        if user is None or not _may_enter_current_schema(user):
+        """The signed-in person of a request; their membership is read once here and kept on this
+        request's user object, so the middlewares after authentication do not read it again."""
+        if connection.schema_name == "public":
+            user = User._default_manager.filter(pk=user_id, is_active=True, is_staff=True).first()
+            return user
+        # One query for the account and the membership (the account table is in public, on the path).
+        membership = (Membership.objects.select_related("user", "role", "department")
+                      .filter(user_id=user_id, user__is_active=True, is_active=True).first())
+        if membership is None:
             return None
+        user = membership.user
+        user.portal_membership = (connection.schema_name, membership)
         return user
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None,

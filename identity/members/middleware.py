@@ -36,6 +36,11 @@ def _membership_for(request: HttpRequest):
     tenant = getattr(request, "tenant", None)
     if tenant is None or tenant.is_public or not request.user.is_authenticated:
         return NO_MEMBERSHIP
+    from django.db import connection
+
+    cached = getattr(request.user, "portal_membership", None)
+    if cached is not None and cached[0] == connection.schema_name:
+        return cached[1]
     return membership_of(request.user) or NO_MEMBERSHIP
 
 

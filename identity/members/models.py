@@ -106,7 +106,8 @@ class Membership(models.Model):
         verbose_name_plural = _("members")
 
     def __str__(self) -> str:
-        return f"member {self.user_id}"
+        # Shown in record histories and owner columns: the person's name (or e-mail).
+        return self.user.full_name or self.user.email
 
     @property
     def has_admin_rights(self) -> bool:
@@ -269,3 +270,27 @@ class JoinRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
+
+
+class FieldAccess(models.TextChoices):
+    READ = "read", _("read only")
+    HIDDEN = "hidden", _("hidden")
+
+
+class FieldRule(models.Model):
+    """A role's access to one field of an entity, narrower than its rights on the record
+    (identity issue: field-level visibility and edit rights). No rule means the field follows the
+    record: visible when the record is, editable when the record is."""
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="field_rules")
+    entity = models.CharField(_("entity"), max_length=40)
+    field = models.CharField(_("field"), max_length=80)
+    access = models.CharField(_("access"), max_length=10, choices=FieldAccess.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role", "entity", "field"], name="one_rule_per_role_field")]
+        verbose_name = _("field rule")
+        verbose_name_plural = _("field rules")
+
+    def __str__(self) -> str:
+        return f"{self.role_id}:{self.entity}.{self.field}={self.access}"

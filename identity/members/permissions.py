@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from identity.members.models import Action, ApiKey, Membership, RolePermission, Scope
+from identity.members.models import Action, ApiKey, FieldAccess, FieldRule, Membership, RolePermission, Scope
 
 Principal = Membership | ApiKey
 
@@ -33,13 +33,17 @@ class Entity:
     label: object  # lazily translated
     owner_field: str = "owner"  # "" means the record is the member itself (the people directory)
     model: str | None = None  # "app_label.Model" once the module exists; the matrix test then checks querysets
+    # Lists the entity's fields as (name, label) for field rules; given by the app that owns the
+    # entity (the CRM knows its custom fields, identity does not).
+    fields: object = None
 
 
 _entities: dict[str, Entity] = {}
 
 
-def register_entity(code: str, label, owner_field: str = "owner", model: str | None = None) -> Entity:
-    entity = Entity(code=code, label=label, owner_field=owner_field, model=model)
+def register_entity(code: str, label, owner_field: str = "owner", model: str | None = None,
+                    fields=None) -> Entity:
+    entity = Entity(code=code, label=label, owner_field=owner_field, model=model, fields=fields)
     _entities[code] = entity
     return entity
 
@@ -87,9 +91,70 @@ def scope_of(member: Principal | None, entity_code: str, action: str) -> str:
         return Scope.ALL
     if not member.role_id:
         return Scope.NONE
-    found = (RolePermission.objects.filter(role_id=member.role_id, entity=entity_code, action=action)
-             .values_list("scope", flat=True).first())
-    return found or Scope.NONE
+    return _rights_of(member).get((entity_code, action), Scope.NONE)
+
+
+def _rights_of(member: Principal) -> dict[tuple[str, str], str]:
+    """Every right of the member's role, read once per member object (one per request) and again
+    if the role changes: a page asking about five entities costs one query, not five."""
+    return _role_data(member)[0]
+
+
+def _role_data(member: Principal) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, str]]]:
+    """The role's rights and field rules in one query (UNION ALL), kept on the member object."""
+    cached = getattr(member, "_role_cache", None)
+    if cached is not None and cached[0] == member.role_id:
+        return cached[1]
+    from django.db.models import CharField, Value
+
+    rights_rows = RolePermission.objects.filter(role_id=member.role_id).values_list(
+        "entity", "action", "scope", Value("right", output_field=CharField()))
+    rule_rows = FieldRule.objects.filter(role_id=member.role_id).values_list(
+        "entity", "field", "access", Value("field", output_field=CharField()))
+    rights: dict[tuple[str, str], str] = {}
+    rules: dict[str, dict[str, str]] = {}
+    for entity_code, name, value, kind in rights_rows.union(rule_rows, all=True):
+        if kind == "right":
+            rights[(entity_code, name)] = value
+        else:
+            rules.setdefault(entity_code, {})[name] = value
+    member._role_cache = (member.role_id, (rights, rules))
+    return rights, rules
+
+
+# --- Field rules -------------------------------------------------------------------------------
+
+def entity_fields(entity_code: str) -> list[tuple[str, str]]:
+    spec = entity(entity_code)
+    return list(spec.fields()) if spec.fields else []
+
+
+def _field_rules_of(member: Principal) -> dict[str, dict[str, str]]:
+    return _role_data(member)[1]
+
+
+def _rules_for(member: Principal | None, entity_code: str) -> dict[str, str]:
+    if member is None or not member or member.has_admin_rights or not member.role_id:
+        return {}
+    return _field_rules_of(member).get(entity_code, {})
+
+
+def hidden_fields(member: Principal | None, entity_code: str) -> set[str]:
+    """Fields the member must not see on any surface (pages, API, export, filters)."""
+    return {field for field, access in _rules_for(member, entity_code).items() if access == FieldAccess.HIDDEN}
+
+
+def read_only_fields(member: Principal | None, entity_code: str) -> set[str]:
+    """Fields the member may not change (hidden ones included)."""
+    return set(_rules_for(member, entity_code))
+
+
+class FieldNotEditable(PermissionDenied):
+    def __init__(self, *, entity_code: str, fields: list[str]) -> None:
+        self.entity_code, self.fields = entity_code, fields
+        labels = dict(entity_fields(entity_code))
+        super().__init__(_("Your role may not change: %(fields)s.")
+                         % {"fields": ", ".join(str(labels.get(name, name)) for name in fields)})
 
 
 def _field(spec: Entity, lookup: str) -> str:

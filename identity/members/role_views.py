@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from identity.members import permissions
 from identity.members.decorators import portal_admin_required
-from identity.members.models import Action, Department, Membership, Role, RolePermission, Scope
+from identity.members.models import Action, Department, FieldAccess, FieldRule, Membership, Role, RolePermission, Scope
 from identity.members.roles import export_rights_csv, import_rights_csv
 from identity.members.services import create_department, move_department
 
@@ -29,10 +30,47 @@ def roles(request: HttpRequest) -> HttpResponse:
                                         for action in Action.values]}
               for spec in permissions.entities()]
     return render(request, "members/roles.html", {
+        "field_tables": _field_tables(role), "field_access": FieldAccess.choices,
         "roles": Role.objects.order_by("name"), "role": role, "matrix": matrix, "actions": Action.choices,
         "scopes": Scope.choices, "departments": Department.objects.select_related("parent", "head__user"),
         "members": Membership.objects.filter(is_active=True).select_related("user"),
     })
+
+
+def _field_tables(role: Role) -> list[dict]:
+    rules = {(rule.entity, rule.field): rule.access for rule in FieldRule.objects.filter(role=role)}
+    tables = []
+    for spec in permissions.entities():
+        fields = [{"name": name, "label": label, "access": rules.get((spec.code, name), "")}
+                  for name, label in permissions.entity_fields(spec.code)]
+        if fields:
+            tables.append({"code": spec.code, "label": spec.label, "fields": fields,
+                           "restricted": sum(1 for field in fields if field["access"])})
+    return tables
+
+
+@require_POST
+@portal_admin_required
+def save_field_rules(request: HttpRequest, role_id: int) -> HttpResponse:
+    role = get_object_or_404(Role, pk=role_id)
+    known = {(spec.code, name) for spec in permissions.entities() for name, _label in
+             permissions.entity_fields(spec.code)}
+    wanted = {}
+    for key, access in request.POST.items():
+        if "|" not in key:
+            continue
+        entity_code, name = key.split("|", 1)
+        if (entity_code, name) not in known or access not in ("", *FieldAccess.values):
+            messages.error(request, _("Unknown field or access “%(key)s”; nothing was saved.") % {"key": key})
+            return redirect(f"/settings/roles/?role={role.pk}#fields")
+        if access:
+            wanted[(entity_code, name)] = access
+    with transaction.atomic():
+        FieldRule.objects.filter(role=role).delete()
+        FieldRule.objects.bulk_create([FieldRule(role=role, entity=entity_code, field=name, access=access)
+                                       for (entity_code, name), access in wanted.items()])
+    messages.success(request, _("The field access of %(role)s was saved.") % {"role": role.name})
+    return redirect(f"/settings/roles/?role={role.pk}#fields")
 
 
 @require_POST

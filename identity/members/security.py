@@ -126,9 +126,9 @@ def disable_two_factor(user: User) -> None:
 
 # --- Enforcement -------------------------------------------------------------------------------
 
-def two_factor_required_now(user: User, *, now=None) -> bool:
+def two_factor_required_now(user: User, *, now=None, policy: SecurityPolicy | None = None) -> bool:
     """True when the portal requires 2FA, the deadline has passed, and the account has none."""
-    policy = SecurityPolicy.current()
+    policy = policy or SecurityPolicy.current()
     if not policy.require_two_factor or has_two_factor(user):
         return False
     deadline = policy.two_factor_deadline
@@ -157,7 +157,14 @@ class TwoFactorEnforcementMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant = getattr(request, "tenant", None)
         if (tenant is not None and not tenant.is_public and not request.path.startswith(ALWAYS_ALLOWED)
-                and request.user.is_authenticated and two_factor_required_now(request.user)):
+                and request.user.is_authenticated
+                and two_factor_required_now(request.user, policy=getattr(request, "security_policy", None))):
+            if request.path.startswith("/api/"):
+                from django.http import JsonResponse
+
+                message = str(_("This portal requires two-factor authentication. Set it up in the browser first."))
+                return JsonResponse({"error": {"code": "two_factor_required", "message": message, "fields": {}},
+                                     "detail": message}, status=403)
             return redirect("members:two-factor-setup")
         return self.get_response(request)
 
@@ -184,7 +191,7 @@ def parse_allowlist(text: str) -> list:
     return networks
 
 
-def allowlist_for(membership) -> str:
+def allowlist_for(membership, *, policy: SecurityPolicy | None = None) -> str:
     """The most specific list that is set: the person's, else the nearest department's, else the portal's."""
     if membership is not None and membership.ip_allowlist.strip():
         return membership.ip_allowlist
@@ -193,13 +200,13 @@ def allowlist_for(membership) -> str:
         if department.ip_allowlist.strip():
             return department.ip_allowlist
         department = department.parent
-    return SecurityPolicy.current().ip_allowlist
+    return (policy or SecurityPolicy.current()).ip_allowlist
 
 
-def ip_allowed(membership, ip: str | None) -> bool:
+def ip_allowed(membership, ip: str | None, *, policy: SecurityPolicy | None = None) -> bool:
     import ipaddress
 
-    networks = parse_allowlist(allowlist_for(membership))
+    networks = parse_allowlist(allowlist_for(membership, policy=policy))
     if not networks:
         return True
     if not ip:
@@ -253,7 +260,9 @@ class IpAllowlistMiddleware:
                 and not request.path.startswith(("/static/", "/auth/logout/"))):
             member = getattr(request, "member", None)
             ip = client_ip(request)
-            if not ip_allowed(member if member else None, ip):
+            # Read once per request: the two-factor check below needs the same row.
+            request.security_policy = SecurityPolicy.current()
+            if not ip_allowed(member if member else None, ip, policy=request.security_policy):
                 from django.http import HttpResponseForbidden
                 from django.template.loader import render_to_string
 

@@ -46,3 +46,17 @@ def api_key_for_token(token: str) -> ApiKey | None:
     if key is None or not hmac.compare_digest(key.token_hash, token_hash(token)):
         return None
     return key
+
+
+def active_member_ids() -> set[int]:
+    return set(Membership.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def member_label(principal) -> str:
+    """How history and timelines name whoever acted: a person's name and e-mail, or the API key."""
+    if principal is None:
+        return ""
+    if isinstance(principal, ApiKey):
+        return f"API: {principal.name}"
+    user = principal.user
+    return f"{user.full_name} <{user.email}>" if user.full_name else user.email

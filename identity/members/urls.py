@@ -1,6 +1,6 @@
 from django.urls import path
 
-from identity.members import member_views, views
+from identity.members import handover, member_views, views
 
 app_name = "members"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("invitation/<str:token>/", member_views.accept_invitation, name="invitation"),
     path("join/", member_views.ask_to_join, name="join"),
     path("join/<str:token>/", member_views.confirm_join, name="confirm-join"),
+    path("handover/<str:token>/", handover.handover, name="handover"),
 ]

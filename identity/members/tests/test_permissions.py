@@ -66,7 +66,9 @@ def test_every_entity_action_and_scope(company, entity, action, scope):
     assert not any(permissions.can(actor, entity, other, owner=actor) for other in other_actions)
 
     spec = permissions.entity(entity)
-    if spec.model:
+    # CRM entities have their querysets, pages and API walked in tests/test_crm_permission_matrix.py,
+    # where records of every owner exist; identity cannot import the CRM (layers).
+    if spec.model and spec.model.startswith("members."):
         records = permissions.filter_queryset(actor, entity, action, apps.get_model(spec.model).objects.all())
         owner_path = f"{spec.owner_field}_id" if spec.owner_field else "pk"
         reached_by_query = {key for key, owner in company.items() if records.filter(**{owner_path: owner.pk}).exists()}
