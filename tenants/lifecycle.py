@@ -40,6 +40,13 @@ class ReadOnlyWhenSuspendedMiddleware:
         tenant = getattr(request, "tenant", None)
         if (tenant is not None and tenant.status == Tenant.Status.SUSPENDED
                 and request.method not in SAFE_METHODS and not request.path.startswith(WRITABLE_WHEN_SUSPENDED)):
-            body = render_to_string("tenants/read_only.html", {"message": banner_for(tenant)}, request=request)
+            message = banner_for(tenant)
+            if request.path.startswith("/api/"):
+                # The API's one error shape (crm.core.api), written here because tenants sits below the CRM.
+                from django.http import JsonResponse
+
+                return JsonResponse({"error": {"code": "portal_read_only", "message": str(message), "fields": {}},
+                                     "detail": str(message)}, status=423)
+            body = render_to_string("tenants/read_only.html", {"message": message}, request=request)
             return HttpResponse(body, status=423)
         return self.get_response(request)

@@ -116,3 +116,38 @@ class PoolSchema(models.Model):
 
     def __str__(self) -> str:
         return self.schema_name
+
+
+class Signup(models.Model):
+    """A self-service signup waiting for its e-mail address to be confirmed (docs/decisions/0015).
+
+    Kept in the public schema by the control plane. While it is pending (not completed, not
+    expired) its portal address is reserved for the address that asked. The password is kept only
+    as a hash, and only until the portal is created; the e-mailed token only as its SHA-256.
+    """
+
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("full name"), max_length=200)
+    company_name = models.CharField(_("company name"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Tenant.Kind.choices, default=Tenant.Kind.COMPANY)
+    slug = models.CharField(_("portal address"), max_length=63)
+    language = models.CharField(_("language"), max_length=8, default="pl")
+    password_hash = models.CharField(max_length=128, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # SET_NULL: the record of how a portal was signed up for never keeps a closed portal alive.
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                               verbose_name=_("portal"))
+
+    class Meta:
+        verbose_name = _("signup")
+        verbose_name_plural = _("signups")
+        indexes = [
+            models.Index(fields=["slug"], condition=models.Q(completed_at__isnull=True), name="signup_pending_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slug} ({self.email})"

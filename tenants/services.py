@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tenants.models import Domain, Partner, Tenant, new_schema_name
+from tenants.models import Domain, Partner, Signup, Tenant, new_schema_name
 from tenants.signals import client_portal_unlinking
 
 log = structlog.get_logger(__name__)
@@ -32,8 +32,12 @@ RESERVED_SLUGS = frozenset({
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 
 
-def validate_slug(slug: str) -> str:
-    """Return the portal address in canonical form, or raise naming the reason."""
+def validate_slug(slug: str, *, signup_email: str | None = None) -> str:
+    """Return the portal address in canonical form, or raise naming the reason.
+
+    ``signup_email``: the check is for a self-service signup by this address, so an address
+    reserved by someone else's pending signup is taken too (the same person may ask again).
+    """
     value = (slug or "").strip().lower()
     if len(value) < 3:
         raise ValidationError({"slug": _("The portal address must be at least 3 characters long.")})
@@ -49,9 +53,19 @@ def validate_slug(slug: str) -> str:
                                          "fourth place (that is reserved for international names).")})
     if value in RESERVED_SLUGS:
         raise ValidationError({"slug": _("This portal address is reserved. Please choose another one.")})
-    if Tenant.objects.filter(slug__iexact=value).exists():
+    taken = Tenant.objects.filter(slug__iexact=value).exists()
+    if not taken and signup_email is not None:
+        taken = pending_signups().filter(slug=value).exclude(email__iexact=signup_email.strip()).exists()
+    if taken:
         raise ValidationError({"slug": _("This portal address is already taken. Please choose another one.")})
     return value
+
+
+def pending_signups():
+    """Signups whose link still works: each reserves its portal address until then."""
+    from django.utils import timezone
+
+    return Signup.objects.filter(completed_at__isnull=True, expires_at__gt=timezone.now())
 
 
 def ensure_public_tenant() -> Tenant:

@@ -16,7 +16,11 @@ pytestmark = pytest.mark.django_db
 
 # Pages an anonymous visitor may see on a portal host; they show no portal data beyond its name.
 ANONYMOUS_PAGES = {"/auth/login/", "/i18n/setlang/", "/auth/password-reset/", "/auth/password-reset/sent/",
-                   "/auth/password-reset/done/", "/auth/password-reset/1/1/", "/auth/join/"}
+                   "/auth/password-reset/done/", "/auth/password-reset/1/1/", "/auth/join/",
+                   # Signs in only with a valid signed token; without one it redirects to the login page.
+                   "/auth/handover/1/",
+                   # A client's quote (crm.quotes): only with a valid signed token of this portal; 404 otherwise.
+                   "/q/1/", "/q/1/pdf/", "/q/1/beacon/", "/q/1/decide/"}
 GUESSED_IDS = {"int": "1", "pk": "1", "uuid": "00000000-0000-0000-0000-000000000001", "slug": "alfa",
                "str": "1", "path": "1"}
 

@@ -19,7 +19,7 @@ from tenants.models import Tenant
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Sp. z o.o."
 DEMO_ADMIN_EMAIL = "admin@demo.localhost"
-# Colleagues so the portal does not look empty; sample CRM records join them as the CRM grows.
+# Colleagues so the portal does not look empty; sample CRM records are added with them.
 DEMO_TEAM = [
     ("anna.nowak@demo.localhost", "Anna Nowak"),
     ("piotr.wisniewski@demo.localhost", "Piotr Wiśniewski"),
@@ -59,6 +59,7 @@ def ensure_demo_portal() -> DemoLogin:
         tenant = create_portal(name=DEMO_NAME, slug=DEMO_SLUG, owner_email=DEMO_ADMIN_EMAIL,
                                owner_password=password, owner_name="Administrator Demo").tenant
         _add_team(tenant)
+        _add_sample_crm(tenant)
         _remember_password(password)
         return DemoLogin(DEMO_ADMIN_EMAIL, password)
     admin = User.objects.get(email=DEMO_ADMIN_EMAIL)
@@ -76,3 +77,11 @@ def _add_team(tenant: Tenant) -> None:
         user, _ = get_or_create_account(email=email, full_name=full_name, password=secrets.token_urlsafe(16))
         with tenant_context(tenant):
             add_member(user=user)
+
+
+def _add_sample_crm(tenant: Tenant) -> None:
+    """A few records of every kind so the demo shows a working CRM, not empty lists."""
+    from crm.core.samples import add_sample_records
+
+    with tenant_context(tenant):
+        add_sample_records()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from billing.services import start_trial
@@ -25,6 +26,16 @@ class NewPortal:
     owner_created: bool
 
 
+def set_up_crm() -> None:
+    """What a new portal's CRM starts with, named in the portal's language: a sales pipeline and
+    the usual acquisition sources and contact types."""
+    from crm.deals.services import default_pipeline
+    from crm.dictionaries.services import seed_defaults
+
+    default_pipeline()
+    seed_defaults()
+
+
 def create_portal(*, name: str, slug: str, owner_email: str, owner_password: str | None = None,
                   owner_name: str = "", kind: str = Tenant.Kind.COMPANY, language: str = "pl") -> NewPortal:
     """Portal + schema + trial subscription + owner account + owner membership, all or nothing."""
@@ -32,6 +43,7 @@ def create_portal(*, name: str, slug: str, owner_email: str, owner_password: str
         owner, created = get_or_create_account(email=owner_email, full_name=owner_name, password=owner_password)
         tenant = create_tenant(name=name, slug=slug, kind=kind, language=language)
         start_trial(tenant=tenant)
-        with tenant_context(tenant):
+        with tenant_context(tenant), translation.override(language):
             add_owner(user=owner)
+            set_up_crm()
     return NewPortal(tenant=tenant, owner=owner, owner_created=created)

@@ -62,10 +62,13 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django.contrib.admin",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
+    "django_htmx",
     "django_dramatiq",
     "kompas",
     "kompas.site",
@@ -76,6 +79,18 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "identity.members",
+    "crm.core",
+    "crm.dictionaries",
+    "crm.contacts",
+    "crm.leads",
+    "crm.deals",
+    "crm.tasks",
+    "crm.activities",
+    "crm.products",
+    "crm.quotes",
+    "crm.invoices",
+    "crm.sales",
+    "crm.duplicates",
     "kompas.portal",
 ]
 
@@ -128,6 +143,7 @@ MIDDLEWARE = [
     "identity.members.security.IpAllowlistMiddleware",
     "identity.members.security.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -293,6 +309,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 LANGUAGE_CODE = "pl"
 LANGUAGES = [("pl", _("Polish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Browser libraries installed from the npm registry by ./kompas (frontend/package.json).
+FRONTEND_DIR = Path(env_str("KOMPAS_FRONTEND_DIR", "") or REPO_DIR / "frontend")
+STATICFILES_DIRS = [(f"vendor/{name}", FRONTEND_DIR / "node_modules" / name) for name in ("sortablejs",)
+                    if (FRONTEND_DIR / "node_modules" / name).is_dir()]
 TIME_ZONE = "Europe/Warsaw"
 USE_I18N = True
 USE_TZ = True
@@ -308,12 +328,35 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # One error shape for every API error (crm.core.api).
+    "EXCEPTION_HANDLER": "crm.core.api.exception_handler",
+    # Counted on the default cache, whose keys carry the portal's schema; rates below.
+    "DEFAULT_THROTTLE_CLASSES": ["crm.core.api_throttling.KeyRateThrottle",
+                                 "crm.core.api_throttling.PortalRateThrottle"],
 }
+# Requests per API key (or per member calling with a session), and per portal for all callers.
+API_RATE_PER_KEY = env_str("API_RATE_PER_KEY", "600/min")
+API_RATE_PER_PORTAL = env_str("API_RATE_PER_PORTAL", "3000/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kompas CRM API",
-    "DESCRIPTION": "The API of one Kompas portal. Every path is served on the portal's own host.",
+    "DESCRIPTION": "The API of one Kompas portal. Every path is served on the portal's own host. Errors have "
+                   "one shape: {\"error\": {\"code\", \"message\", \"fields\", \"items\"}}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema shows the portal's own custom fields: only its members and keys may read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "crm.core.api.custom_fields_schema"],
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "crm.leads.models.LeadStatus.choices",
+        "TaskStatusEnum": "crm.tasks.models.TaskStatus.choices",
+        "StageKindEnum": "crm.deals.models.StageKind.choices",
+    },
+    # Swagger UI from the drf-spectacular-sidecar package, served with our static files (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Observability ----------------------------------------------------------------------------

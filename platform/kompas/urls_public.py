@@ -1,4 +1,4 @@
-"""URLs of the public site (the public schema): landing page, portal finder, later signup."""
+"""URLs of the public site (the public schema): landing page, portal finder, signup."""
 
 from django.contrib import admin
 from django.urls import include, path

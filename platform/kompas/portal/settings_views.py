@@ -59,3 +59,37 @@ def portal_file(request: HttpRequest, name: str) -> HttpResponse:
     if not default_storage.exists(name):
         raise Http404
     return FileResponse(default_storage.open(name, "rb"))
+
+
+SETTINGS_SECTIONS = [
+    (gettext_lazy("Company"), [
+        ("/settings/portal/", gettext_lazy("Portal"), gettext_lazy("Name, logo, language, time zone and currency.")),
+        ("/settings/billing/", gettext_lazy("Plan and billing"), gettext_lazy("Plan, seats, invoices and limits.")),
+    ]),
+    (gettext_lazy("People and access"), [
+        ("/settings/people/", gettext_lazy("People"), gettext_lazy("Invitations, join requests and departments.")),
+        ("/settings/roles/", gettext_lazy("Roles and rights"), gettext_lazy("Who may read, change and export what.")),
+        ("/settings/security/", gettext_lazy("Login security"), gettext_lazy("Two-factor authentication, IP "
+                                                                              "addresses, session length.")),
+        ("/settings/api-keys/", gettext_lazy("API keys"), gettext_lazy("Keys for integrations and the REST API.")),
+    ]),
+    (gettext_lazy("CRM"), [
+        ("/settings/crm/pipelines/", gettext_lazy("Pipelines and stages"),
+         gettext_lazy("Stages, win probabilities and fields each stage requires.")),
+        ("/settings/crm/fields/", gettext_lazy("Custom fields"),
+         gettext_lazy("Your own fields on contacts, companies, leads, deals and tasks.")),
+        ("/settings/crm/lists/", gettext_lazy("Sources and lists"),
+         gettext_lazy("Acquisition sources and their categories, contact types, industries.")),
+        ("/settings/crm/quotes/", gettext_lazy("Quote template"),
+         gettext_lazy("Header, footer and colours of quotes; the stage an accepted quote moves its deal to.")),
+        ("/settings/crm/invoices/", gettext_lazy("Invoices"),
+         gettext_lazy("Numbering series, payment term, bank account and reminders.")),
+        ("/settings/crm/conversion/", gettext_lazy("Lead conversion"),
+         gettext_lazy("Which lead fields go to the contact, company and deal; the automatic rule.")),
+    ]),
+]
+
+
+@portal_admin_required
+def settings_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/settings_home.html", {"sections": SETTINGS_SECTIONS})

@@ -21,11 +21,10 @@ def test_scheduler_has_one_job_per_actor_with_a_next_run():
 
 
 def test_a_scheduled_run_enqueues_a_control_plane_message():
-    import dramatiq
-
     from billing.jobs import enforce_dunning
 
-    broker = dramatiq.get_broker()
+    # The actor's own broker: the one `send` uses, even if a test has since set another default.
+    broker = enforce_dunning.broker
     broker.flush(enforce_dunning.queue_name)
     _enqueue(enforce_dunning)
     consumer = broker.consume(enforce_dunning.queue_name, timeout=2000)
