@@ -47,7 +47,9 @@ class Tenant(TenantMixin):
         ACTIVE = "active", _("Active")
         PAST_DUE = "past_due", _("Payment overdue")
         SUSPENDED = "suspended", _("Suspended")
-        CLOSED = "closed", _("Closed")
+        # "closed" is the cancelled state (the stored value predates the lifecycle work).
+        CLOSED = "closed", _("Cancelled")
+        DELETION_SCHEDULED = "deletion_scheduled", _("Deletion scheduled")
 
     slug = models.CharField(
         _("portal address"), max_length=63, unique=True, blank=True,
@@ -66,6 +68,11 @@ class Tenant(TenantMixin):
         Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="client_portals",
         verbose_name=_("partner"), help_text=_("The agency that manages this portal for its owner."),
     )
+    # Per-portal modules a tenant admin may switch off (tenants.modules lists them); absent = on.
+    modules = models.JSONField(_("modules"), default=dict, blank=True)
+    status_reason = models.CharField(_("reason for the status"), max_length=300, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    deletion_due_at = models.DateTimeField(_("deletion due"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -88,7 +95,18 @@ class Tenant(TenantMixin):
 
 
 class Domain(DomainMixin):
-    """A host name that routes to a portal: its subdomain or a verified custom domain."""
+    """A host name that routes to a portal: its subdomain or a verified custom domain.
+
+    A custom domain is stored from the moment a tenant admin adds it, but routes (and gets a
+    TLS certificate) only once ``verified_at`` is set by the DNS check.
+    """
+
+    is_custom = models.BooleanField(_("custom domain"), default=False)
+    verification_token = models.CharField(_("verification token"), max_length=64, blank=True)
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    last_check_error = models.CharField(_("last check result"), max_length=300, blank=True)
+    added_at = models.DateTimeField(_("added"), null=True, blank=True, auto_now_add=True)
 
     class Meta:
         verbose_name = _("domain")
@@ -151,3 +169,133 @@ class Signup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug} ({self.email})"
+
+
+class PlatformSettings(models.Model):
+    """Platform-wide settings staff can change (a single row, pk=1)."""
+
+    deletion_grace_days = models.PositiveSmallIntegerField(
+        _("days between cancellation and deletion"), default=30,
+        help_text=_("A cancelled portal is deleted after this many days unless it is reactivated."))
+    impersonation_minutes = models.PositiveSmallIntegerField(
+        _("longest impersonation, minutes"), default=30)
+
+    class Meta:
+        verbose_name = _("platform settings")
+        verbose_name_plural = _("platform settings")
+
+    def __str__(self) -> str:
+        return "platform settings"
+
+    @classmethod
+    def load(cls) -> PlatformSettings:
+        settings_row, _created = cls.objects.get_or_create(pk=1)
+        return settings_row
+
+
+class AuditEvent(models.Model):
+    """The platform audit log: every lifecycle transition and every staff or partner action.
+
+    Kept when the portal is deleted: the FK goes NULL, ``tenant_label`` keeps who it was.
+    """
+
+    class ActorKind(models.TextChoices):
+        STAFF = "staff", _("Platform staff")
+        SYSTEM = "system", _("System")
+        TENANT = "tenant", _("Portal member")
+        PARTNER = "partner", _("Partner")
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("who"))
+    actor_kind = models.CharField(_("actor kind"), max_length=10, choices=ActorKind.choices)
+    actor_label = models.CharField(_("who"), max_length=254, blank=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="audit_events", verbose_name=_("portal"))
+    tenant_label = models.CharField(_("portal"), max_length=300, blank=True)
+    partner = models.ForeignKey(Partner, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="audit_events", verbose_name=_("partner"))
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.tenant_label}"
+
+
+class PartnerMember(models.Model):
+    """A person working for a partner agency; admins manage the partner's members and clients."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Partner administrator")
+        MEMBER = "member", _("Partner member")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="partner_memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner member")
+        verbose_name_plural = _("partner members")
+        constraints = [models.UniqueConstraint(fields=["partner", "user"], name="one_partner_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.partner_id}"
+
+
+class PartnerLinkRequest(models.Model):
+    """A partner asking to manage an existing portal; that portal's administrator decides."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the portal's answer")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="link_requests")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="partner_link_requests")
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("partner link request")
+        verbose_name_plural = _("partner link requests")
+        constraints = [models.UniqueConstraint(fields=["partner", "tenant"], condition=models.Q(state="pending"),
+                                               name="one_pending_link_request")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} → {self.tenant_id} ({self.state})"
+
+
+class Impersonation(models.Model):
+    """A staff member inside a portal: needs a reason, ends by itself, shown to the portal's admins."""
+
+    staff_user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="impersonations")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="impersonations")
+    reason = models.CharField(_("reason"), max_length=500)
+    token_hash = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("ends"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("impersonation")
+        verbose_name_plural = _("impersonations")
+
+    def __str__(self) -> str:
+        return f"{self.staff_user_id} in {self.tenant_id} from {self.started_at:%Y-%m-%d %H:%M}"
