@@ -578,7 +578,10 @@ def _moved_response(request: HttpRequest, member, move: MoveRequest, moved: Deal
     columns = [Column(stage=stage, colour=stage_colour(stage), totals=totals.get(stage.pk, ColumnTotals()))
                for stage in stages]
     fresh = _with_card_relations(list(queryset.filter(pk=moved.pk)), fields)
-    context = {"columns": columns, "card": make_cards(fresh, fields, custom)[0] if fresh else None,
+    # The page head sums the open columns: a card moved to won/lost changes it too.
+    summary = _summary(columns, permissions.hidden_fields(member, "deal"))
+    context = {"columns": columns, "summary": summary,
+               "card": make_cards(fresh, fields, custom)[0] if fresh else None,
                "pipeline": pipeline, "fields": fields, "next": _safe_next(request, _board_url(pipeline, filters))}
     trigger = {} if move.noop else {"deals:moved": {"deal": moved.pk, "stage": move.stage.pk, "after": after_id}}
     if move.direction:

@@ -216,6 +216,20 @@ def test_dropping_a_card_moves_the_deal_writes_history_and_refreshes_the_column_
         assert ChangeEntry.objects.filter(entity="deal", record_id=deal.pk, field="stage").exists()
 
 
+def test_a_card_dropped_on_won_refreshes_the_open_pipeline_summary_at_the_head(portal_a):
+    stages = _stages_of(portal_a)
+    _deal(portal_a, "Serwis klimatyzacji", stages["new"], value="1000")
+    won = _deal(portal_a, "Wdrożenie systemu", stages["new"], value="2500")
+    client = portal_a.client(logged_in=True)
+    before = client.get(BOARD).content.decode().split('id="board-summary"', 1)[1].split("</p>", 1)[0]
+    assert "3\xa0500,00" in before
+    response = client.post(f"{BOARD}move/{won.pk}/", {"stage": stages["won"].pk, "after": "", "via": "drag"}, **HTMX)
+    html = response.content.decode()
+    assert 'id="board-summary" aria-live="polite" hx-swap-oob="true"' in html
+    after = html.split('id="board-summary"', 1)[1].split("</p>", 1)[0]
+    assert "1\xa0000,00" in after and "3\xa0500,00" not in after
+
+
 def test_dropping_a_card_below_another_keeps_that_order(portal_a):
     stages = _stages_of(portal_a)
     first = _deal(portal_a, "Nasadzenia wiosenne", stages["new"])
