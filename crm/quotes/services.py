@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
@@ -373,14 +374,23 @@ def record_open(quote: Quote) -> None:
         _history(None, "quote", quote.pk, "status", _("status"), QuoteStatus.SENT.label, QuoteStatus.VIEWED.label)
 
 
-def record_view_time(quote: Quote, seconds) -> None:
-    """A beacon from the open page: adds at most BEACON_MAX_SECONDS per call."""
+def record_view_time(quote: Quote, seconds, *, now=None) -> None:
+    """A beacon from the open page: adds at most BEACON_MAX_SECONDS per call, and never more than the
+    wall-clock time since the page was opened or last credited — the beacon is anonymous, so a script
+    replaying it must not be able to inflate "time viewed"."""
     try:
         seconds = int(seconds)
     except (TypeError, ValueError):
         return
-    seconds = max(0, min(seconds, BEACON_MAX_SECONDS))
+    now = now or timezone.now()
+    opened = Quote.objects.filter(pk=quote.pk).values_list("last_opened_at", flat=True).first()
+    if opened is None:
+        return
+    key = f"quote-beacon:{connection.schema_name}:{quote.pk}"
+    credited_until = max(opened, cache.get(key) or opened)
+    seconds = max(0, min(seconds, BEACON_MAX_SECONDS, int((now - credited_until).total_seconds())))
     if seconds:
+        cache.set(key, credited_until + datetime.timedelta(seconds=seconds), timeout=24 * 3600)
         Quote.objects.filter(pk=quote.pk).update(seconds_viewed=F("seconds_viewed") + seconds)
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from pypdf import PdfReader
 
@@ -124,6 +126,8 @@ def test_sending_mails_the_link_and_the_client_opens_views_and_accepts_moving_th
     quote.refresh_from_db()
     assert quote.open_count == 1 and quote.status == QuoteStatus.VIEWED and quote.first_opened_at
     visitor.get(path)
+    with tenant_context(portal_a.tenant):  # the page has been open for two minutes
+        Quote.objects.filter(pk=quote.pk).update(last_opened_at=timezone.now() - timedelta(minutes=2))
     for _beat in range(3):
         assert visitor.post(f"{path}beacon/", {"seconds": "15"}).status_code == 204
     assert visitor.post(f"{path}beacon/", {"seconds": "9999"}).status_code == 204  # capped
@@ -333,3 +337,20 @@ def test_the_deal_quotes_panel_costs_the_same_queries_for_3_and_30_quotes(portal
     with django_assert_max_num_queries(12):
         response = client.get(f"/crm/deals/{deal.pk}/quotes/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
+
+
+def test_replayed_beacons_never_add_more_than_the_time_the_page_has_been_open(admin, deal):
+    quote = services.create_from_deal(actor=admin, deal=deal)
+    opened = timezone.now()
+    Quote.objects.filter(pk=quote.pk).update(last_opened_at=opened)
+    for _replay in range(50):
+        services.record_view_time(quote, 30, now=opened + timedelta(seconds=40))
+    quote.refresh_from_db()
+    assert quote.seconds_viewed == 40
+    services.record_view_time(quote, 30, now=opened + timedelta(seconds=55))
+    quote.refresh_from_db()
+    assert quote.seconds_viewed == 55
+    Quote.objects.filter(pk=quote.pk).update(last_opened_at=None, seconds_viewed=0)
+    services.record_view_time(quote, 30, now=opened + timedelta(minutes=5))  # never opened: nothing
+    quote.refresh_from_db()
+    assert quote.seconds_viewed == 0
