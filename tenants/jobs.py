@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from tenants import pool
+from tenants import domains, pool
 
 
 @dramatiq.actor(control_plane=True, queue_name="provisioning", max_retries=3, time_limit=30 * 60_000)
@@ -12,4 +12,10 @@ def top_up_tenant_pool() -> None:
     pool.fill()
 
 
-PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *")]
+@dramatiq.actor(control_plane=True, queue_name="domains", max_retries=0, time_limit=15 * 60_000)
+def check_pending_domains() -> None:
+    # No retries: the next run five minutes later is the retry, with the backoff in tenants.selectors.
+    domains.check_due_domains()
+
+
+PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *"), (check_pending_domains, "*/5 * * * *")]

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models.base import ModelState
+from django.db.models.functions import Length
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template.loader import render_to_string
@@ -92,8 +93,16 @@ def _development_slug(host: str) -> str | None:
     return label if rest == "localhost" and label else None
 
 
+def routable_domains():
+    """Domain rows that may route: a custom domain only once its DNS check verified it."""
+    return Domain.objects.exclude(is_custom=True, verified_at__isnull=True)
+
+
 def _tenant_from_database(host: str) -> Tenant | None:
-    domain = Domain.objects.select_related("tenant").filter(domain=host).first()
+    # ``host`` has lost a leading "www." (normalise_host), so a custom domain stored as
+    # www.example.com is looked up too; an exact row wins.
+    domain = (routable_domains().select_related("tenant").filter(domain__in=[host, f"www.{host}"])
+              .order_by(Length("domain")).first())
     if domain is not None:
         return domain.tenant
     slug = _development_slug(host)

@@ -39,6 +39,12 @@ BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost").lower().strip(".")
 # Tenant routing (tenants.routing) is the host validator: a host that is not a portal,
 # a verified custom domain or the public site gets the 404 page, never data.
 ALLOWED_HOSTS = ["*"]
+# Custom domains (tenants.domains, docs/decisions/0019): customers point a CNAME at this host
+# and prove ownership with a TXT record; DNS_NAMESERVERS ("ip" or "ip:port", comma-separated)
+# replaces the system resolver for those checks (the tests run their own DNS server).
+CUSTOM_DOMAIN_TARGET = env_str("CUSTOM_DOMAIN_TARGET", "").lower().strip(".") or f"portals.{BASE_DOMAIN}"
+DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", [])
+DNS_TIMEOUT_SECONDS = env_float("DNS_TIMEOUT_SECONDS", 5.0)
 
 def _default_data_dir() -> Path:
     import platformdirs
@@ -127,6 +133,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 MIDDLEWARE = [
     "kompas.health.HealthCheckMiddleware",
+    "tenants.tls.TlsAskMiddleware",  # before routing and the HTTPS redirect: Caddy asks on localhost
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.routing.TenantRoutingMiddleware",

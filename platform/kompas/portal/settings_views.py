@@ -65,6 +65,8 @@ SETTINGS_SECTIONS = [
     (gettext_lazy("Company"), [
         ("/settings/portal/", gettext_lazy("Portal"), gettext_lazy("Name, logo, language, time zone and currency.")),
         ("/settings/billing/", gettext_lazy("Plan and billing"), gettext_lazy("Plan, seats, invoices and limits.")),
+        ("/settings/domains/", gettext_lazy("Domains"),
+         gettext_lazy("The portal's address and your own domains, with their DNS records.")),
     ]),
     (gettext_lazy("People and access"), [
         ("/settings/people/", gettext_lazy("People"), gettext_lazy("Invitations, join requests and departments.")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kompas.portal import settings_views, views
+from kompas.portal import domain_views, settings_views, views
 
 app_name = "portal"
 
@@ -8,5 +8,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("settings/", settings_views.settings_home, name="settings-home"),
     path("settings/portal/", settings_views.portal_settings, name="settings"),
+    path("settings/domains/", domain_views.domain_list, name="domains"),
+    path("settings/domains/add/", domain_views.add, name="domain-add"),
+    path("settings/domains/<int:domain_id>/check/", domain_views.check_now, name="domain-check"),
+    path("settings/domains/<int:domain_id>/primary/", domain_views.make_primary, name="domain-primary"),
+    path("settings/domains/<int:domain_id>/remove/", domain_views.remove, name="domain-remove"),
     path("files/<path:name>", settings_views.portal_file, name="file"),
 ]
