@@ -246,3 +246,34 @@ def set_portal_logo(*, tenant: Tenant, upload) -> Tenant:
     if previous:
         default_storage.delete(previous)
     return tenant
+
+
+def set_modules(tenant: Tenant, *, enabled: dict, actor) -> Tenant:
+    """Switch CRM modules on or off (tenants.modules); keys not given keep their state.
+
+    Records are never touched: a module that is off is only hidden and unreachable. A combination
+    that leaves a module without one it needs is refused whole, naming both.
+    """
+    from tenants import audit, modules
+
+    unknown = sorted(set(enabled) - set(modules.KEYS))
+    if unknown:
+        raise ValidationError({"modules": _("There is no module called %(keys)s. Modules: %(list)s.") % {
+            "keys": ", ".join(unknown), "list": ", ".join(modules.KEYS)}})
+    if any(not isinstance(value, bool) for value in enabled.values()):
+        raise ValidationError({"modules": _("Say on (true) or off (false) for each module.")})
+    with transaction.atomic():
+        # Locked so two administrators saving at once cannot both check against the old state.
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        before = modules.states(locked)
+        after = before | enabled
+        modules.check_combination(after)
+        if after != before:
+            # Only "off" is stored: a module added to the registry later starts on in every portal.
+            locked.modules = {key: False for key, on in after.items() if not on}
+            locked.save(update_fields=["modules", "updated_at"])
+            audit.record(action="portal.modules_changed", tenant=locked, actor=actor,
+                         switched_on=[key for key in modules.KEYS if after[key] and not before[key]],
+                         switched_off=[key for key in modules.KEYS if not after[key] and before[key]])
+    tenant.modules = locked.modules
+    return tenant

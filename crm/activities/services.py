@@ -12,6 +12,7 @@ from crm.activities.models import Activity, ActivityKind
 from crm.core.selectors import record_for
 from identity.members import permissions
 from identity.members.models import Membership
+from tenants import modules
 
 EDITABLE = ("subject", "body", "direction", "starts_at", "ends_at", "location", "outcome", "is_done")
 
@@ -31,6 +32,8 @@ def _check(activity: Activity) -> None:
 
 @transaction.atomic
 def add_activity(*, actor, entity: str, record_id, kind: str, **values) -> Activity:
+    if kind in modules.ACTIVITY_KINDS:
+        modules.require("activities")  # calls and meetings switched off in this portal: 404 saying so
     record = record_for(actor, entity, record_id)
     unknown = set(values) - set(EDITABLE)
     if unknown:

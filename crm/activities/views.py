@@ -25,6 +25,7 @@ from crm.core.record_views import _load, actor_name, record_path, record_view, r
 from crm.core.registry import RecordType
 from crm.tasks.services import is_overdue, link_task
 from identity.members import permissions
+from tenants import modules
 
 DATETIME_WIDGET = {"attrs": {"type": "datetime-local"}, "format": "%Y-%m-%dT%H:%M"}
 
@@ -76,8 +77,10 @@ def _form(request: HttpRequest, kind: str, data=None) -> forms.Form:
 
 
 def _kinds_for(member, rt: RecordType) -> list[str]:
-    """A task's own page plans work through subtasks, not tasks linked to it."""
-    return [kind for kind in KINDS if kind != "task" or (
+    """A task's own page plans work through subtasks, not tasks linked to it. Calls and meetings
+    are left out while the portal has their module switched off."""
+    kinds = [kind for kind in KINDS if kind not in modules.ACTIVITY_KINDS or modules.is_enabled("activities")]
+    return [kind for kind in kinds if kind != "task" or (
         rt.code != "task" and permissions.can(member, "task", "create", creating=True))]
 
 

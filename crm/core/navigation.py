@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from identity.members.models import Membership, RolePermission, Scope
+from tenants import modules
 
 
 @dataclass(frozen=True)
@@ -32,21 +33,24 @@ ITEMS = [
 
 
 def readable_entities(member: Membership | None) -> set[str]:
+    """Entities the member may read, leaving out those of modules the portal switched off."""
     if member is None or not getattr(member, "is_active", False):
         return set()
     if member.has_admin_rights:
-        return {item.entity for item in ITEMS if item.entity}
-    if not member.role_id:
+        readable = {item.entity for item in ITEMS if item.entity}
+    elif not member.role_id:
         return set()
-    return set(RolePermission.objects.filter(role_id=member.role_id, action="read")
-               .exclude(scope=Scope.NONE).values_list("entity", flat=True))
+    else:
+        readable = set(RolePermission.objects.filter(role_id=member.role_id, action="read")
+                       .exclude(scope=Scope.NONE).values_list("entity", flat=True))
+    return {code for code in readable if modules.entity_enabled(code)}
 
 
 def navigation_for(member: Membership | None, path: str) -> list[dict]:
     readable = readable_entities(member)
     items = []
     for item in ITEMS:
-        if item.entity and item.entity not in readable:
+        if (item.entity and item.entity not in readable) or not modules.path_enabled(item.url):
             continue
         section = item.url if item.key != "deals" else "/crm/deals/"
         active = path == "/" if item.url == "/" else path.startswith(section)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from identity.members.models import Action, ApiKey, FieldAccess, FieldRule, Membership, RolePermission, Scope
+from tenants import modules
 
 Principal = Membership | ApiKey
 
@@ -87,6 +88,8 @@ def scope_of(member: Principal | None, entity_code: str, action: str) -> str:
     entity(entity_code)  # unknown entities are a programming error, not a silent "none"
     if member is None or not member or not member.is_active:
         return Scope.NONE
+    if not modules.entity_enabled(entity_code):
+        return Scope.NONE  # the portal switched the entity's module off: its records are out of reach, not gone
     if member.has_admin_rights:
         return Scope.ALL
     if not member.role_id:

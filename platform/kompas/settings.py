@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "identity.members.security.IpAllowlistMiddleware",
     "identity.members.security.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tenants.modules.ModulesMiddleware",  # after sign-in and 2FA checks: its 404 page shows the app shell
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

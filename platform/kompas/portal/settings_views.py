@@ -1,4 +1,4 @@
-"""Settings → Portal: name, default language, time zone, currency and logo; and the portal's files."""
+"""Settings → Portal: name, default language, time zone, currency, logo and modules; and the portal's files."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from identity.members.decorators import portal_admin_required
-from tenants.services import CURRENCIES, set_portal_logo, update_portal_settings
+from tenants import modules
+from tenants.services import CURRENCIES, set_modules, set_portal_logo, update_portal_settings
 
 
 class PortalSettingsForm(forms.Form):
@@ -45,7 +48,36 @@ def portal_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The portal settings were saved. The portal address stays %(address)s.")
                              % {"address": request.get_host()})
             return redirect("portal:settings")
-    return render(request, "portal/settings.html", {"form": form}, status=400 if request.method == "POST" else 200)
+    return render(request, "portal/settings.html", {"form": form, **_modules_context(tenant)},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _modules_context(tenant, *, wanted: dict[str, bool] | None = None, errors: list | None = None) -> dict:
+    """The Modules section: one row per switchable module, checked when on (or as just submitted)."""
+    shown = wanted if wanted is not None else modules.states(tenant)
+    return {"module_rows": [{"key": item.key, "label": item.label, "description": item.description,
+                             "on": shown[item.key], "requires": [modules.module(key).label for key in item.requires]}
+                            for item in modules.MODULES],
+            "module_errors": errors or []}
+
+
+@portal_admin_required
+@require_POST
+def portal_modules(request: HttpRequest) -> HttpResponse:
+    """Settings → Portal → Modules: the ticked modules are on, the others off; records are kept."""
+    tenant = request.tenant
+    wanted = {key: key in request.POST.getlist("modules") for key in modules.KEYS}
+    try:
+        set_modules(tenant, enabled=wanted, actor=request.user)
+    except ValidationError as error:
+        form = PortalSettingsForm(initial={"name": tenant.name, "language": tenant.language,
+                                           "time_zone": tenant.time_zone, "currency": tenant.currency})
+        errors = error.message_dict.get("modules", error.messages)
+        return render(request, "portal/settings.html",
+                      {"form": form, **_modules_context(tenant, wanted=wanted, errors=errors)}, status=400)
+    messages.success(request, _("The modules were saved. Records of modules switched off are kept and come back "
+                                "when a module is switched on again."))
+    return redirect(reverse("portal:settings") + "#modules")
 
 
 def portal_file(request: HttpRequest, name: str) -> HttpResponse:
@@ -63,7 +95,8 @@ def portal_file(request: HttpRequest, name: str) -> HttpResponse:
 
 SETTINGS_SECTIONS = [
     (gettext_lazy("Company"), [
-        ("/settings/portal/", gettext_lazy("Portal"), gettext_lazy("Name, logo, language, time zone and currency.")),
+        ("/settings/portal/", gettext_lazy("Portal"),
+         gettext_lazy("Name, logo, language, time zone, currency and modules.")),
         ("/settings/billing/", gettext_lazy("Plan and billing"), gettext_lazy("Plan, seats, invoices and limits.")),
         ("/settings/domains/", gettext_lazy("Domains"),
          gettext_lazy("The portal's address and your own domains, with their DNS records.")),
@@ -74,6 +107,10 @@ SETTINGS_SECTIONS = [
         ("/settings/security/", gettext_lazy("Login security"), gettext_lazy("Two-factor authentication, IP "
                                                                               "addresses, session length.")),
         ("/settings/api-keys/", gettext_lazy("API keys"), gettext_lazy("Keys for integrations and the REST API.")),
+        ("/settings/staff-access/", gettext_lazy("Staff access"),
+         gettext_lazy("When Kompas staff viewed this portal, as whom and why.")),
+        ("/settings/partner/", gettext_lazy("Partner"),
+         gettext_lazy("The agency that manages this portal for you; approve, decline or revoke its access.")),
     ]),
     (gettext_lazy("CRM"), [
         ("/settings/crm/pipelines/", gettext_lazy("Pipelines and stages"),
@@ -94,4 +131,7 @@ SETTINGS_SECTIONS = [
 
 @portal_admin_required
 def settings_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/settings_home.html", {"sections": SETTINGS_SECTIONS})
+    # Settings of a module the portal switched off are left out, like its pages.
+    sections = [(title, modules.keep_enabled(links, lambda link: link[0], request.tenant))
+                for title, links in SETTINGS_SECTIONS]
+    return render(request, "portal/settings_home.html", {"sections": [row for row in sections if row[1]]})

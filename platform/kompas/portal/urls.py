@@ -13,5 +13,6 @@ urlpatterns = [
     path("settings/domains/<int:domain_id>/check/", domain_views.check_now, name="domain-check"),
     path("settings/domains/<int:domain_id>/primary/", domain_views.make_primary, name="domain-primary"),
     path("settings/domains/<int:domain_id>/remove/", domain_views.remove, name="domain-remove"),
+    path("settings/portal/modules/", settings_views.portal_modules, name="settings-modules"),
     path("files/<path:name>", settings_views.portal_file, name="file"),
 ]

@@ -14,6 +14,7 @@ from crm.core.navigation import readable_entities
 from identity.members import permissions
 from identity.members.security import two_factor_reminder
 from identity.members.selectors import active_members
+from tenants import modules
 
 # Session flags: the checklist hidden for good, and items an administrator saw and kept as they were.
 SETUP_DISMISSED = "kompas_setup_dismissed"
@@ -25,6 +26,7 @@ def _checklist(request: HttpRequest, member) -> dict | None:
     if not member.has_admin_rights or request.session.get(SETUP_DISMISSED):
         return None
     items = dashboard.setup_checklist(member, seen=set(request.session.get(SETUP_SEEN, [])), user=request.user)
+    items = modules.keep_enabled(items, lambda item: item.url, request.tenant)  # no steps of modules that are off
     done = sum(item.done for item in items)
     if done == len(items):
         return None
@@ -43,7 +45,8 @@ def home(request: HttpRequest) -> HttpResponse:
         elif choice in ("pipeline", "sources"):
             request.session[SETUP_SEEN] = sorted(set(request.session.get(SETUP_SEEN, [])) | {choice})
         return redirect("portal:home")
-    readable = readable_entities(member)
+    readable = readable_entities(member)  # leaves out the entities of modules switched off
+    show_agenda = modules.is_enabled("activities", request.tenant)
     tasks, task_counts = dashboard.my_open_tasks(member) if "task" in readable else ([], None)
     today = timezone.localdate()
     team = list(active_members()[:TEAM_SHOWN + 1])
@@ -55,7 +58,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "tasks": tasks,
         "task_counts": task_counts,
         "can_create_task": "task" in readable and permissions.can(member, "task", "create", creating=True),
-        "agenda": dashboard.agenda(member, *dashboard.local_day_bounds(today)) if member else [],
+        "agenda": dashboard.agenda(member, *dashboard.local_day_bounds(today)) if member and show_agenda else [],
+        "show_agenda": show_agenda,
+        "show_calendar": "task" in readable,
         "recent": dashboard.recent_records(member) if member else [],
         "pipeline": dashboard.pipeline_summary(member) if "deal" in readable else None,
         "team": team[:TEAM_SHOWN],
