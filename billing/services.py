@@ -98,6 +98,30 @@ def apply_due_scheduled_changes(*, now=None) -> list[Subscription]:
     return changed
 
 
+def assign_plan(*, tenant: Tenant, plan: Plan, seats: int | None = None) -> Subscription:
+    """Set the plan of a portal that does not pay through Stripe (trial, free plan, lapsed), now.
+
+    For platform staff; a portal paying through Stripe changes plan through Stripe instead
+    (``stripe_gateway.change_subscription`` or a partner's item), or the mirror would drift.
+    """
+    with transaction.atomic():
+        subscription, _created = Subscription.objects.select_for_update().get_or_create(
+            tenant=tenant, defaults={"plan": plan, "status": Subscription.Status.FREE, "currency": tenant.currency})
+        if subscription.stripe_subscription_id and subscription.status in (
+                Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
+            raise ValueError("a portal paying through Stripe changes plan through Stripe")
+        subscription.plan = plan
+        subscription.seats = seats if plan.per_seat else None
+        subscription.scheduled_plan = None
+        subscription.scheduled_seats = None
+        if plan.is_free:
+            subscription.status = Subscription.Status.FREE
+        subscription.save(update_fields=["plan", "seats", "scheduled_plan", "scheduled_seats", "status",
+                                         "updated_at"])
+    log.info("billing.plan_assigned", tenant=tenant.schema_name, plan=plan.code, seats=seats)
+    return subscription
+
+
 def save_billing_details(*, tenant: Tenant, company_name: str, nip: str, vat_id: str, street: str,
                          postal_code: str, city: str, country: str, email: str) -> BillingDetails:
     details, _ = BillingDetails.objects.update_or_create(tenant=tenant, defaults={

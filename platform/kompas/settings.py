@@ -78,6 +78,7 @@ SHARED_APPS = [
     "django_dramatiq",
     "kompas",
     "kompas.site",
+    "kompas.staff",
 ]
 
 # Apps whose tables live in every portal's own schema.
@@ -147,6 +148,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "identity.members.middleware.MemberMiddleware",
+    "kompas.staff.middleware.ImpersonationMiddleware",
     "identity.members.security.IpAllowlistMiddleware",
     "identity.members.security.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

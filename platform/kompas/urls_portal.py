@@ -12,6 +12,7 @@ urlpatterns = [
     path("settings/people/", include("identity.members.people_urls")),
     path("settings/security/", include("identity.members.security_urls")),
     path("settings/roles/", include("identity.members.role_urls")),
+    path("", include("kompas.staff.portal_urls")),
     path("api/v1/", include("identity.members.api_urls")),
     path("api/v1/", include("crm.core.settings_api_urls")),
     path("api/v1/", include("crm.sales.api_urls")),
