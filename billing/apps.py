@@ -7,6 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
-        from billing import partner_billing
+        from billing import partner_billing, trials
 
         partner_billing.connect_signals()
+        trials.connect_signals()

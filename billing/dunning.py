@@ -18,7 +18,7 @@ from billing.models import Plan, Subscription
 from billing.selectors import FREE_PLAN_CODE
 from billing.stripe_sync import OWING
 from tenants import services as tenant_services
-from tenants.lifecycle import PAYMENT_GRACE_DAYS
+from tenants.lifecycle import ENDED, PAYMENT_GRACE_DAYS
 from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -37,7 +37,7 @@ def enforce_dunning(*, now: datetime | None = None) -> list[Tenant]:
     now = now or timezone.now()
     deadline = now - timedelta(days=DUNNING_GRACE_DAYS)
     overdue = (Subscription.objects.filter(status__in=OWING, past_due_since__lte=deadline)
-               .exclude(tenant__status__in=[Tenant.Status.SUSPENDED, Tenant.Status.CLOSED])
+               .exclude(tenant__status__in=[Tenant.Status.SUSPENDED, *ENDED])
                .values_list("pk", flat=True))
     suspended = []
     for subscription_id in overdue:
@@ -45,7 +45,7 @@ def enforce_dunning(*, now: datetime | None = None) -> list[Tenant]:
             subscription = _lock(subscription_id)
             still_overdue = (subscription.status in OWING and subscription.past_due_since is not None
                              and subscription.past_due_since <= deadline)
-            if not still_overdue or subscription.tenant.status in (Tenant.Status.SUSPENDED, Tenant.Status.CLOSED):
+            if not still_overdue or subscription.tenant.status in (Tenant.Status.SUSPENDED, *ENDED):
                 continue
             tenant_services.set_status(tenant=subscription.tenant, status=Tenant.Status.SUSPENDED,
                                        reason=f"payment overdue since {subscription.past_due_since:%Y-%m-%d}")

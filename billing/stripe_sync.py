@@ -44,6 +44,7 @@ from billing.models import (
 )
 from billing.selectors import FREE_PLAN_CODE
 from tenants import services as tenant_services
+from tenants.lifecycle import ENDED
 from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -188,7 +189,7 @@ def _move_portal_along(subscription: Subscription, *, was_owing: bool, stripe_su
 
 def _portal_status_for(subscription_status: str, portal_status: str, *, was_owing: bool) -> str | None:
     """The lifecycle state a subscription status calls for, or None to leave the portal as it is."""
-    if portal_status == Tenant.Status.CLOSED:
+    if portal_status in ENDED:  # only a reactivation brings a cancelled portal back (tenants.transitions)
         return None
     if subscription_status == Status.ACTIVE:
         # Paying restores access at once, but only a suspension for non-payment is lifted by a

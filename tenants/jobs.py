@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from tenants import domains, pool
+from tenants import domains, pool, transitions
 
 
 @dramatiq.actor(control_plane=True, queue_name="provisioning", max_retries=3, time_limit=30 * 60_000)
@@ -18,4 +18,11 @@ def check_pending_domains() -> None:
     domains.check_due_domains()
 
 
-PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *"), (check_pending_domains, "*/5 * * * *")]
+@dramatiq.actor(control_plane=True, queue_name="provisioning", max_retries=0, time_limit=60 * 60_000)
+def purge_due_portals() -> None:
+    # No retries: a portal that failed is tried again by tomorrow's run (see transitions.purge_due_portals).
+    transitions.purge_due_portals()
+
+
+PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *"), (check_pending_domains, "*/5 * * * *"),
+                 (purge_due_portals, "20 4 * * *")]

@@ -103,16 +103,11 @@ def create_tenant(*, name: str, slug: str, kind: str = Tenant.Kind.COMPANY,
 
 
 def set_status(*, tenant: Tenant, status: str, reason: str = "") -> Tenant:
-    """Move a portal to another lifecycle state; the routing cache learns it at once."""
-    if status not in Tenant.Status.values:
-        raise ValueError(f"unknown portal status {status!r}")
-    if tenant.status == status:
-        return tenant
-    previous = tenant.status
-    tenant.status = status
-    tenant.save(update_fields=["status", "updated_at"])
-    log.info("tenant.status_changed", schema=tenant.schema_name, previous=previous, status=status, reason=reason)
-    return tenant
+    """A lifecycle move billing makes; audited and e-mailed, and never out of a cancelled state
+    (tenants.transitions.apply_billing_status). The routing cache learns it at once."""
+    from tenants import transitions
+
+    return transitions.apply_billing_status(tenant, status=status, reason=reason)
 
 
 # --- Partners and their client portals ---------------------------------------------------------

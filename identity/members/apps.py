@@ -13,3 +13,7 @@ class MembersConfig(AppConfig):
         from identity.members.selectors import count_seats_in_use
 
         register_usage_counter(Resource.SEATS, count_seats_in_use)
+
+        from identity.members import portal_admins
+
+        portal_admins.connect_signals()
