@@ -37,7 +37,9 @@ def deal_quotes(request: HttpRequest, pk: int) -> HttpResponse:
     quotes = list(selectors.records(request.member, "quote").filter(deal=deal).order_by("-created_at", "-id")[:20])
     context = {"deal": deal, "quotes": quotes,
                "can_create": not deal.is_deleted and permissions.can(request.member, "quote", "create",
-                                                                     creating=True)}
+                                                                     creating=True),
+               "can_invoice": not deal.is_deleted and permissions.can(request.member, "invoice", "create",
+                                                                      creating=True)}
     template = "quotes/deal_quotes.html" if request.htmx else "quotes/deal_quotes_page.html"
     return render(request, template, context)
 

@@ -211,6 +211,9 @@ def test_quote_pages_work_and_portal_b_cannot_reach_portal_a_quotes(portal_a, po
     assert client.get("/crm/quotes/").status_code == 200
     deal_quotes = client.get(f"/crm/deals/{deal.pk}/quotes/", HTTP_HX_REQUEST="true").content.decode()
     assert quote.number in deal_quotes
+    assert f'href="/crm/invoices/new/?deal={deal.pk}"' in deal_quotes
+    invoice_form = client.get(f"/crm/invoices/new/?deal={deal.pk}").content.decode()
+    assert CLIENT in invoice_form  # the buyer comes from the deal
     pdf = client.get(f"/crm/quotes/{quote.pk}/pdf/")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     no_email = client.post(f"/crm/quotes/{quote.pk}/send/", {"to": "nie-mail"})
@@ -325,6 +328,9 @@ def test_a_salesperson_sees_and_changes_only_their_own_quotes(portal_a, admin, d
         assert client.get(path).status_code == 404, path
     assert client.post(f"/crm/quotes/{theirs.pk}/items/", {"name": "X", "unit_price": "1"}).status_code == 404
     assert client.get(f"/crm/quotes/{mine.pk}/items/").status_code == 200
+    guest, _guest_id = member_client(portal_a, "gosc.oferty@alfa-handel.pl", "guest")
+    panel = guest.get(f"/crm/deals/{deal.pk}/quotes/", HTTP_HX_REQUEST="true").content.decode()
+    assert "/crm/invoices/new/" not in panel
 
 
 @pytest.mark.parametrize("count", [3, 30])

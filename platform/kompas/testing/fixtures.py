@@ -98,12 +98,24 @@ def portal_b(portals, db) -> PortalFixture:
     return portals["b"]
 
 
+def _clear_this_runs_keys(cache) -> None:
+    """``clear()`` on Redis is FLUSHDB: it would also wipe the keys of another test run (or a dev
+    server) sharing the Redis database, so delete only the keys under this cache's own prefix."""
+    if type(cache).__name__ != "RedisCache":
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _public_schema_and_clean_cache() -> Iterator[None]:
     """Every test starts on the public schema with an empty routing cache."""
     from tenants.routing import local_hosts
 
-    caches["routing"].clear()
+    _clear_this_runs_keys(caches["routing"])
     local_hosts.clear()
     yield
     connection.set_schema_to_public()
