@@ -17,7 +17,7 @@ from billing.models import Resource
 from identity.accounts.models import User
 from identity.accounts.services import get_or_create_account
 from identity.members.models import Department, Invitation, Membership, Role
-from identity.members.services import add_member, assign
+from identity.members.services import add_member, add_owner, assign
 from identity.members.tokens import new_token, token_hash
 from tenants.selectors import portal_address
 
@@ -33,8 +33,13 @@ def invitation_url(token: str, *, scheme: str, port: str | None = None) -> str:
 
 
 def invite(*, email: str, role: Role, invited_by: Membership | None, department: Department | None = None,
-           scheme: str = "https", port: str | None = None) -> Invitation:
-    """Invite someone; refused with the limit named when the plan has no free seat."""
+           scheme: str = "https", port: str | None = None, as_owner: bool = False,
+           invited_by_name: str = "") -> Invitation:
+    """Invite someone; refused with the limit named when the plan has no free seat.
+
+    ``as_owner``: the person becomes the portal's owner on accepting (a partner created the portal
+    for them); ``invited_by_name`` names the inviter when it is not one of the portal's members.
+    """
     email = (email or "").strip().lower()
     try:
         validate_email(email)
@@ -49,22 +54,39 @@ def invite(*, email: str, role: Role, invited_by: Membership | None, department:
     with transaction.atomic(), limits.admit(connection.tenant, Resource.SEATS):
         invitation = Invitation.objects.create(
             email=email, role=role, department=department, invited_by=invited_by, token_hash=token_hash(token),
-            expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
+            expires_at=timezone.now() + timedelta(days=INVITATION_DAYS), as_owner=as_owner)
         link = invitation_url(token, scheme=scheme, port=port)
-        transaction.on_commit(lambda: _send_invitation(invitation, link))
+        # The portal is captured now: the commit may come after the caller has left the portal's schema.
+        tenant = connection.tenant
+        transaction.on_commit(lambda: _send_invitation(invitation, link, tenant=tenant, inviter_name=invited_by_name))
     return invitation
 
 
-def _send_invitation(invitation: Invitation, link: str) -> None:
-    tenant = connection.tenant
-    inviter = invitation.invited_by.user.get_full_name() if invitation.invited_by else tenant.name
+def _send_invitation(invitation: Invitation, link: str, *, tenant, inviter_name: str = "") -> None:
+    inviter = inviter_name or (invitation.invited_by.user.get_full_name() if invitation.invited_by else tenant.name)
     with translation.override(tenant.language or "pl"):
+        if invitation.as_owner:
+            subject, body = _owner_invitation_text(inviter=inviter, portal=tenant.name, link=link)
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+            return
         subject = _("%(inviter)s invites you to %(portal)s on Kompas") % {"inviter": inviter, "portal": tenant.name}
         body = _("Hello,\n\n%(inviter)s invites you to work together in the %(portal)s portal.\n\n"
                  "Accept the invitation here (the link is valid for %(days)s days):\n%(link)s\n\n"
                  "If you did not expect this e-mail, you can ignore it.\n") % {
             "inviter": inviter, "portal": tenant.name, "days": INVITATION_DAYS, "link": link}
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+
+
+def _owner_invitation_text(*, inviter: str, portal: str, link: str) -> tuple[str, str]:
+    subject = _("%(inviter)s has created the %(portal)s portal for you on Kompas") % {
+        "inviter": inviter, "portal": portal}
+    body = _("Hello,\n\n%(inviter)s has created the %(portal)s portal for you. Accept the invitation to become "
+             "its owner (the link is valid for %(days)s days):\n%(link)s\n\n"
+             "As the owner you decide who works in the portal, including %(inviter)s: you can revoke their "
+             "access at any time in Settings → Partner.\n\n"
+             "If you did not expect this e-mail, you can ignore it.\n") % {
+        "inviter": inviter, "portal": portal, "days": INVITATION_DAYS, "link": link}
+    return subject, body
 
 
 def invitation_for_token(token: str) -> Invitation | None:
@@ -81,6 +103,8 @@ def accept(*, invitation: Invitation, user: User) -> Membership:
             raise ValidationError({"invitation": _("This invitation is no longer valid.")})
         locked.accepted_at = timezone.now()  # frees its seat for the membership that takes it
         locked.save(update_fields=["accepted_at"])
+        if locked.as_owner:
+            return add_owner(user=user)
         membership = add_member(user=user)
         assign(membership=membership, role=locked.role, department=locked.department)
     return membership

@@ -100,6 +100,9 @@ class Membership(models.Model):
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="members", verbose_name=_("department"))
     ip_allowlist = models.TextField(_("allowed IP addresses"), blank=True)
+    # Access granted to a member of the portal's partner agency (kompas.partners): it takes no
+    # seat, and the portal's administrators can revoke every such membership at once.
+    is_partner_access = models.BooleanField(_("partner access"), default=False)
 
     class Meta:
         verbose_name = _("member")
@@ -166,6 +169,8 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Sent by a partner that created the portal for its client: accepting makes the person the owner.
+    as_owner = models.BooleanField(_("becomes the owner"), default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,14 +24,15 @@ def active_members() -> QuerySet[Membership]:
 
 
 def count_seats_in_use(tenant) -> int:
-    """Active members and pending invitations take a seat; deactivated members free theirs."""
+    """Active members and pending invitations take a seat; deactivated members free theirs, and a
+    partner's access (identity.members.services.grant_partner_access) takes none."""
     from django.utils import timezone
     from django_tenants.utils import tenant_context
 
     from identity.members.models import Invitation
 
     with tenant_context(tenant):
-        members = Membership.objects.filter(is_active=True).count()
+        members = Membership.objects.filter(is_active=True, is_partner_access=False).count()
         invitations = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True,
                                                 expires_at__gt=timezone.now()).count()
     return members + invitations

@@ -28,7 +28,7 @@ def add_owner(*, user: User) -> Membership:
     _require_portal_schema()
     with transaction.atomic():
         membership, _ = Membership.objects.update_or_create(
-            user=user, defaults={"is_owner": True, "is_admin": True, "is_active": True,
+            user=user, defaults={"is_owner": True, "is_admin": True, "is_active": True, "is_partner_access": False,
                                  "role": Role.objects.filter(code="administrator").first()})
         _record_portal_access(user, is_active=True)
     return membership
@@ -66,6 +66,44 @@ def deactivate_member(*, membership: Membership) -> Membership:
         membership.save(update_fields=["is_active"])
         _record_portal_access(membership.user, is_active=False)
     return membership
+
+
+def grant_partner_access(*, user: User) -> Membership | None:
+    """Let a partner's member manage this portal as an administrator (kompas.partners).
+
+    Partner access takes no seat: the client pays for its own people, not for its agency. A
+    person who already is an active member in their own right keeps that membership untouched
+    (None is returned), so revoking the partner's access never removes them.
+    """
+    _require_portal_schema()
+    with transaction.atomic():
+        existing = Membership.objects.select_for_update().filter(user=user).first()
+        if existing is not None and existing.is_active and not existing.is_partner_access:
+            return None
+        membership, _ = Membership.objects.update_or_create(user=user, defaults={
+            "is_active": True, "is_admin": False, "is_owner": False, "is_partner_access": True,
+            "role": Role.objects.filter(code="administrator").first()})
+        _record_portal_access(user, is_active=True)
+    return membership
+
+
+def revoke_partner_access(*, users: list[User] | None = None) -> list[Membership]:
+    """Deactivate the partner-access memberships (all, or those of ``users``) and end their sessions."""
+    from identity.members.security import end_sessions
+
+    _require_portal_schema()
+    with transaction.atomic():
+        memberships = Membership.objects.select_for_update().select_related("user").filter(
+            is_partner_access=True, is_active=True)
+        if users is not None:
+            memberships = memberships.filter(user__in=users)
+        revoked = list(memberships)
+        for membership in revoked:
+            membership.is_active = False
+            membership.save(update_fields=["is_active"])
+            _record_portal_access(membership.user, is_active=False)
+            end_sessions(user_id=membership.user_id)
+    return revoked
 
 
 def create_department(*, name: str, parent: Department | None = None, head: Membership | None = None) -> Department:

@@ -78,6 +78,7 @@ SHARED_APPS = [
     "django_dramatiq",
     "kompas",
     "kompas.site",
+    "kompas.partners",
     "kompas.staff",
 ]
 

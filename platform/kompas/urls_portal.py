@@ -13,6 +13,7 @@ urlpatterns = [
     path("settings/security/", include("identity.members.security_urls")),
     path("settings/roles/", include("identity.members.role_urls")),
     path("", include("kompas.staff.portal_urls")),
+    path("settings/partner/", include("kompas.partners.portal_urls")),
     path("api/v1/", include("identity.members.api_urls")),
     path("api/v1/", include("crm.core.settings_api_urls")),
     path("api/v1/", include("crm.sales.api_urls")),

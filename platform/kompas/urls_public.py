@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("kompas.staff.login_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("billing/", include("billing.urls_public")),
+    path("partners/", include("kompas.partners.urls")),
     path("", include("kompas.site.urls")),
 ]
