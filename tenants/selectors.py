@@ -105,8 +105,8 @@ def check_problems(domain: Domain) -> list[str]:
     messages = {
         "txt_missing": _("The TXT record %(record)s does not exist yet. Add it at your DNS provider; "
                          "changes can take up to a few hours to show."),
-        "txt_wrong": _("The TXT record %(record)s exists but does not contain the verification code shown "
-                       "below. Copy the value again, without extra quotes or spaces."),
+        "txt_wrong": _("The TXT record %(record)s exists but does not contain this domain's verification "
+                       "code. Copy the value again, without extra quotes or spaces."),
         "domain_missing": _("The domain %(domain)s does not exist in DNS. Check its spelling and that it is "
                             "registered."),
         "dns_timeout": _("The DNS servers of %(domain)s did not answer in time. We will try again."),
