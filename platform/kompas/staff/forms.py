@@ -58,9 +58,13 @@ class ChangePlanForm(ReasonForm):
                                   empty_label=None)
     seats = forms.IntegerField(label=_("Seats (per-user plans)"), min_value=1, required=False)
 
+    field_order = ["plan", "seats", "reason"]
+
 
 class ImpersonateForm(ReasonForm):
     as_user = forms.TypedChoiceField(label=_("View the portal as"), coerce=int)
+
+    field_order = ["as_user", "reason"]
 
     def __init__(self, *args, members=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)

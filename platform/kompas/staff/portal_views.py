@@ -29,9 +29,10 @@ def _portal_only(request: HttpRequest):
 def enter(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what the link does; POST uses it (a link previewer fetching it must not use it up)."""
     tenant = _portal_only(request)
-    if request.method != "POST":
-        return render(request, "staff/enter.html", {"token": token})
     try:
+        if request.method != "POST":
+            services.usable_entry(token=token, tenant=tenant)
+            return render(request, "staff/enter.html", {"token": token})
         impersonation = services.redeem_impersonation(token=token, tenant=tenant, ip=client_ip(request))
     except services.TokenRefused:
         return render(request, "staff/enter_refused.html", status=404)

@@ -203,6 +203,23 @@ class TokenRefused(Exception):
     """The entry link cannot be used: unknown, used, expired or for another portal (one answer for all)."""
 
 
+def usable_entry(*, token: str, tenant: Tenant, lock: bool = False, now=None) -> Impersonation:
+    """The impersonation an entry link opens on this portal's host, or TokenRefused (nothing is used up)."""
+    now = now or timezone.now()
+    queryset = Impersonation.objects.select_related("grant", "staff_user")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    impersonation = queryset.filter(token_hash=token_hash(token or "")).first()
+    if impersonation is None or impersonation.tenant_id != tenant.pk:
+        raise TokenRefused
+    grant = impersonation.grant
+    if (grant.redeemed_at is not None or impersonation.ended_at is not None or now >= grant.token_expires_at
+            or now >= impersonation.expires_at or not impersonation.staff_user.is_staff
+            or not impersonation.staff_user.is_active):
+        raise TokenRefused
+    return impersonation
+
+
 def redeem_impersonation(*, token: str, tenant: Tenant, ip: str | None = None) -> Impersonation:
     """Use an entry link on the portal's own host: once, before it expires, only for this portal.
 
@@ -211,15 +228,8 @@ def redeem_impersonation(*, token: str, tenant: Tenant, ip: str | None = None) -
     """
     now = timezone.now()
     with transaction.atomic():
-        impersonation = (Impersonation.objects.select_for_update(of=("self",)).select_related("grant", "staff_user")
-                         .filter(token_hash=token_hash(token or "")).first())
-        if impersonation is None or impersonation.tenant_id != tenant.pk:
-            raise TokenRefused
+        impersonation = usable_entry(token=token, tenant=tenant, lock=True, now=now)
         grant = impersonation.grant
-        if (grant.redeemed_at is not None or impersonation.ended_at is not None or now >= grant.token_expires_at
-                or now >= impersonation.expires_at or not impersonation.staff_user.is_staff
-                or not impersonation.staff_user.is_active):
-            raise TokenRefused
         grant.redeemed_at = now
         grant.save(update_fields=["redeemed_at"])
         audit.record(action="impersonation.entered", tenant=tenant, actor=impersonation.staff_user,
