@@ -107,10 +107,6 @@ SETTINGS_SECTIONS = [
         ("/settings/security/", gettext_lazy("Login security"), gettext_lazy("Two-factor authentication, IP "
                                                                               "addresses, session length.")),
         ("/settings/api-keys/", gettext_lazy("API keys"), gettext_lazy("Keys for integrations and the REST API.")),
-        ("/settings/partner/", gettext_lazy("Partner"),
-         gettext_lazy("The agency that manages this portal for you; approve, decline or revoke its access.")),
-        ("/settings/staff-access/", gettext_lazy("Staff access"),
-         gettext_lazy("When Kompas staff viewed this portal, as whom and why.")),
         ("/settings/staff-access/", gettext_lazy("Staff access"),
          gettext_lazy("When Kompas staff viewed this portal, as whom and why.")),
         ("/settings/partner/", gettext_lazy("Partner"),
