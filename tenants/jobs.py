@@ -24,5 +24,14 @@ def purge_due_portals() -> None:
     transitions.purge_due_portals()
 
 
-PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *"), (check_pending_domains, "*/5 * * * *"),
+@dramatiq.actor(control_plane=True, queue_name="provisioning", max_retries=0, time_limit=15 * 60_000)
+def reconcile_provisioning() -> None:
+    # No retries: the next run is the retry. Fixes half-built schemas, orphans and stuck signups.
+    from tenants import reconcile
+
+    reconcile.reconcile()
+
+
+PERIODIC_JOBS = [(top_up_tenant_pool, "*/5 * * * *"), (reconcile_provisioning, "2-59/5 * * * *"),
+                 (check_pending_domains, "*/5 * * * *"),
                  (purge_due_portals, "20 4 * * *")]

@@ -136,6 +136,23 @@ class PoolSchema(models.Model):
         return self.schema_name
 
 
+class TemplateSchema(models.Model):
+    """A migrated, empty portal schema that new schemas are cloned from when the pool is empty.
+
+    ``fingerprint`` is empty while the job builds it; a template at another fingerprint than the
+    current one is never cloned (the job builds a new one and drops the old). ``signature`` is a
+    hash of its catalogue (columns, constraints, indexes, sequences) that every clone must match.
+    """
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    signature = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
 class Signup(models.Model):
     """A self-service signup waiting for its e-mail address to be confirmed (docs/decisions/0015).
 
@@ -156,6 +173,11 @@ class Signup(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires"))
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # Set (committed) when the person asks for the portal, before it is created: a signup with
+    # this set and no completed_at failed or crashed halfway; the reconciliation job retries it.
+    creation_started_at = models.DateTimeField(_("creation started"), null=True, blank=True)
+    creation_attempts = models.PositiveSmallIntegerField(_("creation attempts"), default=0)
+    creation_error = models.CharField(_("last creation error"), max_length=300, blank=True)
     # SET_NULL: the record of how a portal was signed up for never keeps a closed portal alive.
     tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                verbose_name=_("portal"))

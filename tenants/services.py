@@ -1,8 +1,7 @@
 """Every write to portals and their domains.
 
-Creating a portal here runs its migrations (django-tenants' ``auto_create_schema``); the warm
-pool that keeps signup under a second belongs to the control-plane work and will call into
-this module rather than replace it.
+Creating a portal takes a schema from the warm pool, or clones the template, or as the last
+resort runs its migrations (tenants.pool.acquire_schema, docs/decisions/0011 and 0023).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tenants.models import Domain, Partner, Signup, Tenant, new_schema_name
+from tenants.models import Domain, Partner, Signup, Tenant
 from tenants.signals import client_portal_unlinking
 
 log = structlog.get_logger(__name__)
@@ -92,13 +91,15 @@ def create_tenant(*, name: str, slug: str, kind: str = Tenant.Kind.COMPANY,
     from tenants import pool
 
     with transaction.atomic():
-        # A pre-migrated schema from the warm pool when there is one: no migrations on signup.
-        schema_name = pool.claim_for_new_portal() or new_schema_name()
+        # Pool → clone of the template → migrate (only the last runs migrations); the first
+        # write of the transaction, see pool.acquire_schema.
+        schema_name, path = pool.acquire_schema()
         tenant = Tenant(schema_name=schema_name, slug=slug, name=name.strip(), kind=kind,
                         status=status, language=language)
-        tenant.save(verbosity=0)
+        tenant.save(verbosity=0)  # migrates the schema only when it does not exist yet
         Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True)
-    log.info("tenant.created", schema=tenant.schema_name, slug=slug)
+    tenant.provisioning_path = path  # pool, clone or migrate: for logs and the benchmark
+    log.info("tenant.created", schema=tenant.schema_name, slug=slug, path=path)
     return tenant
 
 

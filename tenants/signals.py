@@ -23,3 +23,11 @@ trial_extension_requested = Signal()
 # ``portal_admins_requested(tenant)``: the e-mail addresses of the portal's owner and
 # administrators, who are told about every lifecycle move (identity answers).
 portal_admins_requested = Signal()
+
+# --- Provisioning reconciliation (tenants.reconcile, docs/decisions/0023) ---------------------------
+# ``provisioning_reconcile_requested()``: finish or clean up what the layer above left half done
+# (signups whose creation failed, portals nobody can sign in to); return a list of lines, one
+# per fix, each also written to the audit log.
+provisioning_reconcile_requested = Signal()
+# ``provisioning_problems_requested()``: return a list of tenants.reconcile.Problem for staff.
+provisioning_problems_requested = Signal()

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -265,16 +266,19 @@ _COMPLETION_LOCK = 0x6B6F6D7061730001
 
 
 def _one_completion_at_a_time() -> None:
-    """Serialise portal creation from signups until commit.
+    """Serialise portal creations until commit (kept for callers outside signup).
 
-    Two creations that both migrate a schema (empty warm pool) deadlock in PostgreSQL: each
-    holds a row lock on the new account and needs a table lock on accounts for the foreign keys
-    of the new schema. Serialised, the second signup for an address also finds it taken and
-    gets the clear message instead of a unique-index error. From the pool a portal takes
-    ~16 ms, so this allows dozens of signups a second.
+    Signups no longer need it: tenants.pool.acquire_schema takes its own lock, shared on the
+    pool path and exclusive only when cloning or migrating, so portals from the pool are
+    created side by side and the empty-pool deadlock cannot happen (docs/decisions/0023).
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_COMPLETION_LOCK])
+
+
+# A signup whose creation failed unexpectedly (or whose process died) is retried by the
+# reconciliation job this many times in all, then left to staff (tenants.selectors.provisioning_problems).
+MAX_CREATION_ATTEMPTS = 5
 
 
 def complete(*, token: str, slug: str | None = None, password: str | None = None,
@@ -285,9 +289,29 @@ def complete(*, token: str, slug: str | None = None, password: str | None = None
     the same address race on the portal's unique address and the loser gets a ValidationError
     on ``slug`` (its link stays valid for another address). A new account needs proof that the
     person at the link is the one who filled in the form: the same browser, or the password.
+
+    Crash-safe: once the checks pass, the signup is marked as started in its own committed
+    write; the creation itself is one transaction. If it fails unexpectedly or the process dies,
+    the mark stays and the reconciliation job (tenants.jobs.reconcile_provisioning) finishes
+    the portal and e-mails the person.
     """
+    signup = _checked_signup(token=token, slug=slug, password=password, same_browser=same_browser)
+    _mark_started(signup)
+    try:
+        return _create(signup.pk)
+    except (ValidationError, LinkNotValid):
+        # Refusals (the address was taken meanwhile, …) are the person's to fix, not a failure.
+        Signup.objects.filter(pk=signup.pk, completed_at__isnull=True).update(creation_started_at=None)
+        raise
+    except Exception as error:
+        _note_failure(signup.pk, error)
+        raise ValidationError(_("Your portal could not be created just now. We will finish it for you and "
+                                "e-mail you; you can also try again.")) from error
+
+
+def _checked_signup(*, token: str, slug: str | None, password: str | None, same_browser: bool) -> Signup:
+    """The pending signup if the person at the link may create its portal (the address saved)."""
     with transaction.atomic():
-        _one_completion_at_a_time()
         signup = Signup.objects.select_for_update().filter(token_hash=token_hash(token)).first()
         if signup is None or state_of(signup) != LinkState.PENDING:
             raise LinkNotValid(signup)
@@ -298,6 +322,27 @@ def complete(*, token: str, slug: str | None = None, password: str | None = None
             raise ValidationError({"password": _(
                 "This is not the password you chose when signing up. Open the link in the browser you "
                 "signed up in, or sign up again.")})
+        signup.save(update_fields=["slug"])
+    return signup
+
+
+def _mark_started(signup: Signup) -> None:
+    Signup.objects.filter(pk=signup.pk).update(creation_started_at=timezone.now(),
+                                               creation_attempts=F("creation_attempts") + 1)
+
+
+def _note_failure(signup_pk: int, error: BaseException) -> None:
+    text = f"{type(error).__name__}: {error}"[:300]
+    Signup.objects.filter(pk=signup_pk).update(creation_error=text)
+    log.error("signup.creation_failed", signup=signup_pk, error=text)
+
+
+def _create(signup_pk: int) -> Completed:
+    """The portal of a signup whose checks have passed: one transaction, once."""
+    with transaction.atomic():
+        signup = Signup.objects.select_for_update().filter(pk=signup_pk).first()
+        if signup is None or state_of(signup) != LinkState.PENDING:
+            raise LinkNotValid(signup)
         started = time.monotonic()
         try:
             with transaction.atomic():
@@ -307,7 +352,7 @@ def complete(*, token: str, slug: str | None = None, password: str | None = None
         except IntegrityError:
             if Tenant.objects.filter(slug__iexact=signup.slug).exists():
                 raise _taken() from None
-            raise ValidationError(_("Your portal could not be created just now. Please try again.")) from None
+            raise
         except ValidationError as error:
             if "slug" in getattr(error, "error_dict", {}):
                 raise _taken() from None
@@ -315,10 +360,68 @@ def complete(*, token: str, slug: str | None = None, password: str | None = None
         if portal.owner_created:
             User.objects.filter(pk=portal.owner.pk).update(password=signup.password_hash)
         signup.completed_at, signup.tenant, signup.password_hash = timezone.now(), portal.tenant, ""
-        signup.save(update_fields=["slug", "completed_at", "tenant", "password_hash"])
+        signup.creation_error = ""
+        signup.save(update_fields=["completed_at", "tenant", "password_hash", "creation_error"])
     log.info("signup.completed", signup=signup.pk, schema=portal.tenant.schema_name,
-             new_account=portal.owner_created, ms=round((time.monotonic() - started) * 1000))
+             path=getattr(portal.tenant, "provisioning_path", ""), new_account=portal.owner_created,
+             ms=round((time.monotonic() - started) * 1000))
     return Completed(signup=signup, tenant=portal.tenant, owner=portal.owner, new_account=portal.owner_created)
+
+
+# --- Signups whose creation failed or crashed (the reconciliation job) ------------------------
+
+def stuck_signups():
+    """Signups marked as started but without a portal, still valid, not given up on."""
+    return pending_signups().filter(creation_started_at__isnull=False,
+                                    creation_attempts__lt=MAX_CREATION_ATTEMPTS)
+
+
+READY_SUBJECT = gettext_noop("Your portal %(host)s is ready")
+READY_BODY = gettext_noop(
+    "Hello %(name)s,\n\n"
+    "creating your portal %(host)s did not finish at the first attempt; it is ready now. "
+    "Sign in here with your e-mail address and the password you chose:\n\n%(link)s\n")
+
+
+def finish_stuck(*, older_than: timedelta = timedelta(minutes=2)) -> list[tuple[Signup, Tenant | None, str]]:
+    """Retry the creation of every stuck signup; (signup, portal or None, error) for each tried.
+
+    ``SKIP LOCKED`` leaves alone a signup whose request is creating it right now, and the age
+    keeps the job from racing a request that has only just marked it.
+    """
+    outcomes = []
+    candidates = stuck_signups().filter(creation_started_at__lt=timezone.now() - older_than)
+    for pk in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            if Signup.objects.select_for_update(skip_locked=True).filter(pk=pk).first() is None:
+                continue
+            _mark_started(Signup(pk=pk))
+        try:
+            done = _create(pk)
+        except LinkNotValid:
+            continue  # completed or expired meanwhile
+        except ValidationError as error:
+            # A refusal (the address was taken meanwhile): the person picks another one with the link.
+            Signup.objects.filter(pk=pk).update(creation_started_at=None)
+            outcomes.append((Signup.objects.get(pk=pk), None, "; ".join(error.messages)))
+            continue
+        except Exception as error:
+            _note_failure(pk, error)
+            outcomes.append((Signup.objects.get(pk=pk), None, f"{type(error).__name__}: {error}"[:300]))
+            continue
+        transaction.on_commit(lambda done=done: _send_ready(done))
+        outcomes.append((done.signup, done.tenant, ""))
+    return outcomes
+
+
+def _send_ready(done: Completed) -> None:
+    from tenants.selectors import portal_url
+
+    with translation.override(done.signup.language):
+        values = {"host": host_of(done.tenant.slug), "name": done.signup.full_name,
+                  "link": portal_url(done.tenant).rstrip("/") + "/auth/login/"}
+        send_mail(_(READY_SUBJECT) % values, _(READY_BODY) % values, settings.DEFAULT_FROM_EMAIL,
+                  [done.signup.email])
 
 
 def forget_old(*, days: int = 30) -> int:
