@@ -197,7 +197,8 @@ def apply_billing_status(tenant: Tenant, *, status: str, reason: str = "") -> Te
 def _locked(tenant: Tenant) -> Iterator[Tenant]:
     """The portal's row, fresh and locked for the rest of the transaction (never a cached instance)."""
     with transaction.atomic():
-        current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # NO KEY UPDATE: rows elsewhere that point at the portal (audit lines, sessions) can still be written.
+        current = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         _refuse_if(current.is_public, _("The public site has no lifecycle."))
         yield current
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kompas.portal import domain_views, settings_views, views
+from kompas.portal import domain_views, lifecycle_views, settings_views, views
 
 app_name = "portal"
 
@@ -14,5 +14,9 @@ urlpatterns = [
     path("settings/domains/<int:domain_id>/primary/", domain_views.make_primary, name="domain-primary"),
     path("settings/domains/<int:domain_id>/remove/", domain_views.remove, name="domain-remove"),
     path("settings/portal/modules/", settings_views.portal_modules, name="settings-modules"),
+    path("settings/portal/close/", lifecycle_views.close_portal, name="close"),
+    path("settings/portal/reactivate/", lifecycle_views.reactivate_portal, name="reactivate"),
+    path("settings/portal/export/", lifecycle_views.request_export, name="export"),
+    path("settings/portal/export/<str:name>", lifecycle_views.download_export, name="export-download"),
     path("files/<path:name>", settings_views.portal_file, name="file"),
 ]
