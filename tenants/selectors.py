@@ -146,3 +146,16 @@ def provisioning_problems() -> list:
     from tenants.reconcile import problems
 
     return problems()
+
+
+def pool_status() -> dict:
+    """Ready schemas in the warm pool at the current migration state, stale ones, and the clone template."""
+    from tenants import pool, template
+    from tenants.models import PoolSchema
+
+    fingerprint = pool.migration_fingerprint()
+    waiting = PoolSchema.objects.filter(claimed_at__isnull=True)
+    return {"ready": waiting.filter(fingerprint=fingerprint).count(),
+            "stale": waiting.exclude(fingerprint="").exclude(fingerprint=fingerprint).count(),
+            "size": pool.POOL_SIZE,
+            "template_ready": template.current() is not None}

@@ -15,4 +15,5 @@ urlpatterns = [
     path("tenants/<int:pk>/impersonate/", views.impersonate, name="impersonate"),
     path("audit/", views.audit_log, name="audit"),
     path("settings/", views.platform_settings, name="settings"),
+    path("provisioning/", views.provisioning, name="provisioning"),
 ]

@@ -29,6 +29,7 @@ from kompas.staff.forms import (
     ReasonForm,
     TenantFilterForm,
 )
+from tenants import selectors as tenant_selectors
 from tenants.models import PlatformSettings, Tenant
 from tenants.selectors import portals
 
@@ -209,3 +210,11 @@ def platform_settings(request: HttpRequest) -> HttpResponse:
             return redirect("staff:settings")
     return render(request, "staff/platform_settings.html", {"form": form, "section": "settings"},
                   status=400 if request.method == "POST" else 200)
+
+
+@staff_required
+def provisioning(request: HttpRequest) -> HttpResponse:
+    """What a failed or interrupted portal creation left behind, and the state of the warm pool."""
+    return render(request, "staff/provisioning.html", {
+        "problems": tenant_selectors.provisioning_problems(), "pool": tenant_selectors.pool_status(),
+        "section": "provisioning"})

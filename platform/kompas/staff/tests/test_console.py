@@ -248,3 +248,26 @@ def test_the_audit_log_filters_and_exports_csv(staff_client, staff_user, portal_
     assert rows[0][:3] == ["time", "actor_kind", "actor"]
     assert [row[5] for row in rows[1:]] == ["portal.suspended"]
     assert rows[1][2] == staff_user.email and rows[1][6] == "Zgłoszenie nadużycia #2"
+
+
+# --- Provisioning -----------------------------------------------------------------------------------
+
+def test_the_provisioning_page_lists_what_an_interrupted_creation_left_and_the_pool(staff_client):
+    from django.db import connection
+
+    from tenants.models import PoolSchema
+
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "t_0bad0bad0bad"')  # a crashed creation: a schema with no portal or pool row
+    page = staff_client.get("/staff/provisioning/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-kind="orphan_schema"' in page and "t_0bad0bad0bad" in page
+    assert f"{PoolSchema.objects.filter(claimed_at__isnull=True).count()} of " in page
+
+
+def test_the_provisioning_page_is_for_staff_only(portal_a):
+    from kompas.staff.tests.helpers import public_client
+
+    anonymous = public_client().get("/staff/provisioning/")
+    assert anonymous.status_code in (302, 403)
+    owner = portal_a.client(logged_in=True).get("/staff/provisioning/")
+    assert owner.status_code == 404  # not a portal-host page at all
