@@ -22,6 +22,7 @@ def check_pending_domains() -> None:
 def purge_due_portals() -> None:
     # No retries: a portal that failed is tried again by tomorrow's run (see transitions.purge_due_portals).
     transitions.purge_due_portals()
+    transitions.remind_before_deletion()
 
 
 @dramatiq.actor(control_plane=True, queue_name="provisioning", max_retries=0, time_limit=15 * 60_000)

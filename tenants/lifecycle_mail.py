@@ -102,6 +102,11 @@ def _subject_and_body(event: str, tenant: Tenant, values: dict, details: dict) -
                 _("The %(portal)s portal is read-only and scheduled for deletion: all its data will be deleted "
                   "permanently on %(date)s.\n\nUntil then an administrator can reactivate the portal, with all "
                   "its data, or download a full export in Settings → Portal:\n%(link)s") % values)
+    if event == "deletion_reminder":
+        return (_("%(portal)s will be deleted on %(date)s") % values,
+                _("This is a reminder: the %(portal)s portal is cancelled, and all its data will be deleted "
+                  "permanently on %(date)s.\n\nUntil then an administrator can reactivate the portal, with all "
+                  "its data, or download a full export in Settings → Portal:\n%(link)s") % values)
     if event == "reactivated":
         return (_("%(portal)s has been reactivated") % values,
                 _("The %(portal)s portal has been reactivated with all its data; everyone can work in it as "

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from tenants import audit, lifecycle_mail
 from tenants.lifecycle import BILLING_SOURCE, ENDED
-from tenants.models import Domain, PlatformSettings, PoolSchema, Tenant
+from tenants.models import AuditEvent, Domain, PlatformSettings, PoolSchema, Tenant
 from tenants.signals import (
     portal_admins_requested,
     portal_status_changed,
@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 Status = Tenant.Status
 MAX_TRIAL_EXTENSION_DAYS = 365
 MAX_DELETION_DAYS = 3650
+REMINDER_DAYS = 7  # the admins of a cancelled portal are reminded this long before its data goes
 # The audit action (``portal.<event>``) of a move billing makes to each state.
 BILLING_EVENTS = {
     Status.TRIAL: "trial_started", Status.ACTIVE: "activated", Status.PAST_DUE: "past_due",
@@ -169,6 +170,27 @@ def purge_due_portals(now: datetime | None = None) -> list[str]:
             # One portal failing must not keep the others alive past their date; retried tomorrow.
             log.exception("portal.purge_failed", schema=tenant.schema_name)
     return deleted
+
+
+def remind_before_deletion(now: datetime | None = None) -> list[str]:
+    """E-mail the admins of every cancelled portal deleted within REMINDER_DAYS, once per cancellation,
+    so nobody loses data they meant to export or keep. Returns the schema names reminded."""
+    now = now or timezone.now()
+    due = (Tenant.objects.filter(status__in=ENDED, deletion_due_at__gt=now,
+                                 deletion_due_at__lte=now + timedelta(days=REMINDER_DAYS))
+           .exclude(schema_name="public").order_by("deletion_due_at"))
+    reminded = []
+    for tenant in due:
+        already = AuditEvent.objects.filter(tenant=tenant, action="portal.deletion_reminder",
+                                            created_at__gte=tenant.cancelled_at or tenant.updated_at).exists()
+        if already:
+            continue
+        with transaction.atomic():
+            audit.record(action="portal.deletion_reminder", tenant=tenant, reason="",
+                         deletion_due_at=tenant.deletion_due_at.isoformat())
+            _mail_after_commit(tenant, event="deletion_reminder", reason="", by_billing=False, details={})
+        reminded.append(tenant.schema_name)
+    return reminded
 
 
 # --- Billing ------------------------------------------------------------------------------------

@@ -250,3 +250,27 @@ def test_the_purge_is_a_daily_control_plane_job():
     [(actor, cron)] = [(actor, cron) for actor, cron in jobs.PERIODIC_JOBS if actor is jobs.purge_due_portals]
     assert actor.options["control_plane"] is True
     assert cron.split()[2:] == ["*", "*", "*"]  # every day
+
+
+def test_admins_are_reminded_once_a_week_before_the_data_goes(english_portal, portal_b, smtp_inbox,
+                                                              django_capture_on_commit_callbacks):
+    transitions.cancel(english_portal.tenant, reason="")
+    transitions.cancel(portal_b.tenant, reason="")  # due in 30 days: not yet
+    soon = timezone.now() + datetime.timedelta(days=3)
+    Tenant.objects.filter(pk=english_portal.tenant.pk).update(deletion_due_at=soon)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transitions.remind_before_deletion() == [english_portal.tenant.schema_name]
+        assert transitions.remind_before_deletion() == []  # once per cancellation
+    [message] = smtp_inbox.wait_for(1)
+    assert message["To"] == english_portal.owner.email
+    assert message["Subject"].startswith("Alfa Handel Sp. z o.o. will be deleted on ")
+    assert "This is a reminder" in message.get_content() and "full export" in message.get_content()
+
+
+def test_the_last_email_says_the_portal_and_its_data_are_gone(english_portal):
+    from tenants.lifecycle_mail import Notice
+
+    notice = Notice.of(english_portal.tenant, event="deleted", reason="the deletion date passed", details={})
+    assert notice.subject == "Alfa Handel Sp. z o.o. has been deleted"
+    assert "(alfa) and all its data have been deleted permanently" in notice.body
+    assert "Reason: the deletion date passed" in notice.body
