@@ -27,7 +27,7 @@ from identity.accounts.models import User
 from identity.members import handover
 from identity.members.models import Membership
 from kompas.site import signup as signups
-from kompas.testing.fixtures import PASSWORD, in_own_connection
+from kompas.testing.fixtures import PASSWORD, in_own_connection, verify_two_factor
 from tenants import pool
 from tenants.models import PoolSchema, Signup, Tenant
 
@@ -455,6 +455,7 @@ def test_staff_see_signups_without_their_secrets(portals, smtp_inbox):
     staff = User.objects.create_superuser(email="obsluga@kompas.test", password=GOOD_PASSWORD)
     client = Client(HTTP_HOST=PUBLIC, HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(staff, backend="identity.members.backends.PortalMemberBackend")
+    verify_two_factor(client, staff)
     signup = Signup.objects.get()
     listing = client.get("/staff/admin/tenants/signup/").content.decode()
     assert "gamma-meble" in listing and "anna.nowak@gamma-meble.pl" in listing

@@ -7,6 +7,7 @@ from django.test import Client
 
 from billing.models import Plan
 from identity.accounts.models import User
+from kompas.testing.fixtures import verify_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +17,7 @@ def staff_client(portals):
     User.objects.create_superuser(email="operator@kompas.test", password="Operator-haslo-42")
     client = Client(HTTP_HOST="kompas.test", HTTP_ACCEPT_LANGUAGE="en")
     assert client.login(username="operator@kompas.test", password="Operator-haslo-42")
+    verify_two_factor(client, User.objects.get(email="operator@kompas.test"))
     return client
 
 
@@ -54,10 +56,25 @@ def test_an_unknown_limit_is_refused_with_the_known_ones_listed(staff_client):
 def test_a_portal_owner_cannot_enter_the_staff_area(portal_a):
     client = Client(HTTP_HOST="kompas.test")
     response = client.post("/staff/admin/login/", {"username": portal_a.owner.email, "password": portal_a.password})
-    assert response.status_code == 200  # the login form again, no session
+    assert response.status_code == 302 and response["Location"].startswith("/login/")  # the one public sign-in
+    refused = client.post("/login/", {"username": portal_a.owner.email, "password": portal_a.password})
+    assert refused.status_code == 400  # the sign-in form again: a portal owner has no account on the public host
+    assert "_auth_user_id" not in client.session
     assert client.get("/staff/admin/billing/plan/").status_code == 302
 
 
 def test_the_staff_area_does_not_exist_on_a_portal_host(portal_a):
     client = portal_a.client(logged_in=True)
     assert client.get("/staff/admin/").status_code == 404
+
+
+def test_a_password_alone_does_not_open_the_data_admin(portals):
+    User.objects.create_superuser(email="operator@kompas.test", password="Operator-haslo-42")
+    client = Client(HTTP_HOST="kompas.test", HTTP_ACCEPT_LANGUAGE="en")
+    assert client.login(username="operator@kompas.test", password="Operator-haslo-42")
+    response = client.get("/staff/admin/billing/plan/")
+    assert response.status_code == 302
+    followed = client.get(response["Location"])
+    assert followed.status_code == 302 and followed["Location"].startswith("/staff/two-factor/setup/")
+    verify_two_factor(client, User.objects.get(email="operator@kompas.test"))
+    assert client.get("/staff/admin/billing/plan/").status_code == 200

@@ -69,7 +69,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    "django.contrib.admin",
+    "kompas.staff.admin_apps.StaffAdminConfig",  # django.contrib.admin, 2FA required (kompas.staff.admin_site)
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -6,3 +6,4 @@ class StaffConfig(AppConfig):
 
     name = "kompas.staff"
     label = "staff"
+

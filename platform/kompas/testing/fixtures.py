@@ -166,3 +166,15 @@ def smtp_inbox(settings) -> Iterator[SmtpInbox]:
         yield SmtpInbox("127.0.0.1", port, received)
     finally:
         controller.stop()
+
+
+def verify_two_factor(client: Client, user) -> None:
+    """Mark ``client``'s session as confirmed with a TOTP code, as the staff sign-in does (django-otp)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Kompas", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
