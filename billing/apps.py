@@ -7,7 +7,8 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
-        from billing import partner_billing, trials
+        from billing import closing, partner_billing, trials
 
+        closing.connect_signals()
         partner_billing.connect_signals()
         trials.connect_signals()

@@ -340,6 +340,15 @@ def cancel_subscription_now(stripe_subscription_id: str) -> None:
     log.info("stripe.subscription_cancelled", subscription=stripe_subscription_id)
 
 
+def set_cancel_at_period_end(stripe_subscription_id: str, cancel: bool) -> dict:
+    """Stop (or resume) renewing a subscription; it stays paid up to the end of the current period."""
+    with _translated_errors("update_subscription"):
+        updated = _client().v1.subscriptions.update(
+            stripe_subscription_id, params={"cancel_at_period_end": cancel})
+    log.info("stripe.subscription_renewal_changed", subscription=stripe_subscription_id, cancel=cancel)
+    return _as_dict(updated)
+
+
 # --- Reads ------------------------------------------------------------------------------------
 
 def fetch_subscription(stripe_subscription_id: str) -> dict:
