@@ -315,6 +315,7 @@ def test_the_dashboard_shows_plan_seats_state_and_renewal(agency, after_commit, 
     assert f"{seats} / " in row
     assert "trial ends" in row
     assert f"http://{portal_a.host}/" in row
+    assert 'action="/logout/"' in body  # partner members can sign out of the public host
 
 
 def test_staff_create_a_partner_with_its_first_administrator(portals, after_commit, smtp_inbox):
