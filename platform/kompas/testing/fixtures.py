@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -88,14 +89,29 @@ def in_own_connection(function, *args, **kwargs):
     return outcome.get("value")
 
 
-@pytest.fixture
-def portal_a(portals, db) -> PortalFixture:
-    return portals["a"]
+@contextmanager
+def _restored_after_the_test(portal: PortalFixture) -> Iterator[PortalFixture]:
+    """The portals live for the whole run but each test's writes are rolled back: put the shared
+    Tenant instance back as well, so a test that changed its language or status in memory does
+    not leak into the next one."""
+    saved = {field.attname: getattr(portal.tenant, field.attname) for field in portal.tenant._meta.concrete_fields}
+    try:
+        yield portal
+    finally:
+        for name, value in saved.items():
+            setattr(portal.tenant, name, value)
 
 
 @pytest.fixture
-def portal_b(portals, db) -> PortalFixture:
-    return portals["b"]
+def portal_a(portals, db) -> Iterator[PortalFixture]:
+    with _restored_after_the_test(portals["a"]) as portal:
+        yield portal
+
+
+@pytest.fixture
+def portal_b(portals, db) -> Iterator[PortalFixture]:
+    with _restored_after_the_test(portals["b"]) as portal:
+        yield portal
 
 
 def _clear_this_runs_keys(cache) -> None:
