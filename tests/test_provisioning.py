@@ -120,12 +120,13 @@ def _race(slugs: list[str]) -> dict[str, str]:
 def test_concurrent_creations_with_a_small_or_empty_pool_all_finish_without_deadlock(portals):
     run = uuid.uuid4().hex[:6]
     first, second = [f"rown-{run}-{n}" for n in range(3)], [f"pusty-{run}-{n}" for n in range(2)]
+    templates_before = list(TemplateSchema.objects.values_list("pk", flat=True))  # the session's one stays
 
     def clean_up() -> None:
         for tenant in Tenant.objects.filter(slug__in=first + second):
             tenant.delete(force_drop=True)
         User.objects.filter(email__in=[f"szef@{slug}.pl" for slug in first + second]).delete()
-        for entry in TemplateSchema.objects.all():
+        for entry in TemplateSchema.objects.exclude(pk__in=templates_before):
             template.drop(entry)
         for entry in PoolSchema.objects.filter(claimed_at__isnull=True):
             reconcile._drop(entry.schema_name)

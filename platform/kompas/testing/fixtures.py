@@ -53,6 +53,11 @@ def portals(django_db_setup, django_db_blocker) -> Iterator[dict[str, PortalFixt
         assert connection.settings_dict["NAME"].startswith("test_"), (
             "the portals fixture needs a test marked @pytest.mark.django_db")
         ensure_public_tenant()
+        # The clone template at today's migrations, as the pool job keeps it in production: built
+        # once here, so provisioning tests do not each migrate a template of their own.
+        from tenants import pool
+
+        pool.fill(size=0)
         created = {
             "a": _make_portal("Alfa Handel Sp. z o.o.", "alfa", "joanna.kowalska@alfa-handel.pl", "Joanna Kowalska"),
             "b": _make_portal("Beta Serwis S.A.", "beta", "marek.zielinski@beta-serwis.pl", "Marek Zieliński"),
