@@ -300,8 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose arguments belong to another program: handed over untouched, options first or not
+# (argparse's REMAINDER refuses ``kompas test -m "not browser" tests/``).
+PASS_THROUGH = {"test": "pytest_args", "manage": "manage_args"}
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    if argv and argv[0] in PASS_THROUGH:
+        args = build_parser().parse_args(argv[:1])
+        setattr(args, PASS_THROUGH[argv[0]], list(argv[1:]))
+        return args
+    return build_parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
     return args.func(args)
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import translation
 
-from kompas.cli import build_parser, main
+from kompas.cli import build_parser, main, parse_arguments
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -12,6 +12,13 @@ pytestmark = pytest.mark.django_db
 def test_every_documented_subcommand_exists():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"run", "test", "migrate", "create-tenant", "bench", "web", "worker", "manage"} <= set(commands)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--durations=15"], ["-m", "not browser", "tenants", "tests/test_crm_jobs.py"], ["tenants", "-q", "-x"], []])
+def test_test_and_manage_hand_every_argument_over_options_first_or_not(argv):
+    assert parse_arguments(["test", *argv]).pytest_args == argv
+    assert parse_arguments(["manage", *argv]).manage_args == argv
 
 
 def test_create_tenant_creates_a_portal_with_its_owner(portals, capsys):
