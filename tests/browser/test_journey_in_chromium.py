@@ -25,8 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from kompas.tests.test_run_command import _free_port, _start, _stop
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 WIDTH = "document.documentElement.scrollWidth"  # of the page, to catch sideways scrolling
@@ -92,24 +90,19 @@ def _drag_card(page, deal_id: int, stage_id: int) -> None:
 
 
 @pytest.mark.parametrize("lang", ["pl", "en"])
-def test_new_users_journey_signup_pipeline_lead_deal_board_won(lang, tmp_path, smtp_inbox, monkeypatch):
+def test_new_users_journey_signup_pipeline_lead_deal_board_won(lang, kompas_server):
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT)
     texts = TEXTS[lang]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    data_dir, port = tmp_path / "data", _free_port()
-    data_dir.mkdir()
-    monkeypatch.setenv("EMAIL_HOST", smtp_inbox.host)
-    monkeypatch.setenv("EMAIL_PORT", str(smtp_inbox.port))
-    monkeypatch.setenv("EMAIL_USE_TLS", "false")
+    port, smtp_inbox = kompas_server.port, kompas_server.inbox
     started = time.perf_counter()
     timings: list[str] = []
 
     def step(name: str) -> None:
         timings.append(f"{name} {time.perf_counter() - started:.1f}s")
 
-    process, _banner = _start(data_dir, port)
     step("server up")
     public, portal = f"http://localhost:{port}", f"http://{texts['slug']}.localhost:{port}"
     close_date = datetime.date.today() + datetime.timedelta(days=45)
@@ -321,5 +314,4 @@ def test_new_users_journey_signup_pipeline_lead_deal_board_won(lang, tmp_path, s
             browser.close()
     finally:
         expect.set_options(timeout=None)  # back to Playwright's default for the tests that follow
-        _stop(process)
     print(f"\njourney in {lang}: {time.perf_counter() - started:.1f} s ({', '.join(timings)})")

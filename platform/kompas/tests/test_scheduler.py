@@ -1,5 +1,7 @@
 """Every periodic job is registered once, on a valid schedule, and enqueues its actor."""
 
+import dramatiq
+
 from kompas.scheduler import _enqueue, build_scheduler, periodic_jobs
 
 
@@ -20,19 +22,27 @@ def test_scheduler_has_one_job_per_actor_with_a_next_run():
         scheduler.shutdown(wait=False)
 
 
+class _Enqueued(dramatiq.Middleware):
+    """Sees every message the broker accepts, whoever consumes it afterwards (another test's worker)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    def after_enqueue(self, broker, message, delay) -> None:
+        self.messages.append(message)
+
+
 def test_a_scheduled_run_enqueues_a_control_plane_message():
     from billing.jobs import enforce_dunning
 
-    # The actor's own broker: the one `send` uses, even if a test has since set another default.
-    broker = enforce_dunning.broker
-    broker.flush(enforce_dunning.queue_name)
-    _enqueue(enforce_dunning)
-    consumer = broker.consume(enforce_dunning.queue_name, timeout=2000)
+    broker = enforce_dunning.broker  # the one `send` uses
+    seen = _Enqueued()
+    broker.middleware.append(seen)
     try:
-        message = next(consumer)
-        assert message.actor_name == "enforce_dunning"
-        assert message.options["tenant_schema"] == "public"
-        consumer.ack(message)
+        _enqueue(enforce_dunning)
     finally:
-        consumer.close()
+        broker.middleware.remove(seen)
         broker.flush(enforce_dunning.queue_name)
+    [message] = [message for message in seen.messages if message.actor_name == "enforce_dunning"]
+    assert message.queue_name == enforce_dunning.queue_name
+    assert message.options["tenant_schema"] == "public"
