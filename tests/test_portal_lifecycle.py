@@ -159,11 +159,14 @@ def test_a_closed_portal_keeps_its_data_is_read_only_and_comes_back_on_reactivat
                                             "currency": "PLN"}).status_code == 423
     assert admin.post("/api/v1/contacts/", {"last_name": "Nowy"}, content_type="application/json").status_code == 423
     assert admin.get(f"/api/v1/contacts/{created.json()['id']}/").status_code == 200  # reading works
+    settings_page = admin.get("/settings/portal/").content.decode()
+    assert settings_page.count('<fieldset class="plain" disabled>') == 2  # no Save that would get 423
 
     assert admin.post("/settings/portal/reactivate/").status_code == 302
     assert _status(portal_a) == Status.TRIAL
     again = admin.post("/api/v1/contacts/", {"last_name": "Po powrocie"}, content_type="application/json")
     assert again.status_code == 201
+    assert "disabled>" not in admin.get("/settings/portal/").content.decode().split('id="modules"', 1)[1]
     with tenant_context(portal_a.tenant):
         assert Contact.objects.filter(last_name="Przedzamknięciem").exists()
     assert AuditEvent.objects.get(tenant=portal_a.tenant, action="portal.reactivated").actor_kind == "tenant"

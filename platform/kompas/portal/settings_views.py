@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from identity.members.decorators import portal_admin_required
-from tenants import modules
+from tenants import lifecycle, modules
 from tenants.services import CURRENCIES, set_modules, set_portal_logo, update_portal_settings
 
 
@@ -58,7 +58,9 @@ def _modules_context(tenant, *, wanted: dict[str, bool] | None = None, errors: l
     return {"module_rows": [{"key": item.key, "label": item.label, "description": item.description,
                              "on": shown[item.key], "requires": [modules.module(key).label for key in item.requires]}
                             for item in modules.MODULES],
-            "module_errors": errors or []}
+            "module_errors": errors or [],
+            # A read-only portal (suspended, closed) would refuse the save with 423: show no Save at all.
+            "read_only": lifecycle.is_read_only(tenant)}
 
 
 @portal_admin_required
