@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from kompas.testing.fixtures import SmtpInbox
+from kompas.testing.fixtures import SmtpInbox, start_smtp_server
 from kompas.tests.test_run_command import _free_port, _start
 
 
@@ -31,32 +31,9 @@ class KompasServer:
         return f"http://localhost:{self.port}"
 
 
-def _start_smtp() -> tuple[object, SmtpInbox]:
-    import email
-    import email.policy
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    received: list = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            received.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                     policy=email.policy.default))
-            return "250 OK"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, SmtpInbox("127.0.0.1", port, received)
-
-
 @pytest.fixture(scope="session")
 def _kompas_server(tmp_path_factory) -> Iterator[KompasServer]:
-    controller, inbox = _start_smtp()
+    controller, inbox = start_smtp_server()
     data_dir = tmp_path_factory.mktemp("kompas-run") / "data"
     data_dir.mkdir()
     wanted = {"EMAIL_HOST": inbox.host, "EMAIL_PORT": str(inbox.port), "EMAIL_USE_TLS": "false"}

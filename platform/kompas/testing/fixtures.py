@@ -157,9 +157,8 @@ class SmtpInbox:
         return self.messages
 
 
-@pytest.fixture
-def smtp_inbox(settings) -> Iterator[SmtpInbox]:
-    """A real SMTP server on loopback (aiosmtpd); Django sends to it over SMTP."""
+def start_smtp_server():
+    """A real SMTP server on loopback (aiosmtpd); returns its controller (``.stop()``) and inbox."""
     import email
     import email.policy
     import socket
@@ -179,12 +178,19 @@ def smtp_inbox(settings) -> Iterator[SmtpInbox]:
         port = probe.getsockname()[1]
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
+    return controller, SmtpInbox("127.0.0.1", port, received)
+
+
+@pytest.fixture
+def smtp_inbox(settings) -> Iterator[SmtpInbox]:
+    """A real SMTP server on loopback; Django sends to it over SMTP."""
+    controller, inbox = start_smtp_server()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST, settings.EMAIL_PORT = inbox.host, inbox.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     try:
-        yield SmtpInbox("127.0.0.1", port, received)
+        yield inbox
     finally:
         controller.stop()
 
